@@ -1,0 +1,1 @@
+"""Long-running Kafka consumers: thin loops that wire `core` pieces together."""

@@ -1,0 +1,1 @@
+"""streamscore core: pure, typed building blocks shared by every consumer and producer."""

@@ -1,0 +1,127 @@
+"""Message schemas: the topic contract, and the single source of truth for it.
+
+Every record streamscore reads or writes on Kafka is one of these models. The README's
+contract table is checked against them by `tests/unit/test_contract_docs.py`, so a change
+here without a README change fails the build. Version bumps follow `CONTRACT_VERSION`:
+adding an optional field is compatible, anything else is a new major version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONTRACT_VERSION = "1"
+"""Sent on every produced record in the `streamscore.contract` header."""
+
+CONTRACT_HEADER = "streamscore.contract"
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ContractType(StrEnum):
+    MONTH_TO_MONTH = "month-to-month"
+    ONE_YEAR = "one_year"
+    TWO_YEAR = "two_year"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @classmethod
+    def of(cls, probability: float) -> RiskLevel:
+        """low < 0.3 <= medium < 0.7 <= high."""
+        if probability < 0.3:
+            return cls.LOW
+        if probability < 0.7:
+            return cls.MEDIUM
+        return cls.HIGH
+
+
+class CustomerEvent(BaseModel):
+    """`customer-events` value (key: customer_id). Extra fields are accepted and ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, frozen=True)
+
+    customer_id: Identifier
+    event_id: Identifier | None = None
+    """Optional: when absent, derived from topic, partition and offset (`topic:p:offset`)."""
+    event_time: datetime | None = None
+    """RFC 3339; when absent, the Kafka record timestamp."""
+    age: int = Field(ge=18, le=120)
+    tenure_months: int = Field(ge=0, le=1200)
+    monthly_charges: float = Field(gt=0, le=1e6)
+    total_charges: float = Field(ge=0, le=1e9)
+    contract_type: ContractType
+
+
+class Prediction(BaseModel):
+    """`churn-predictions` value (key: customer_id)."""
+
+    event_id: Identifier
+    customer_id: Identifier
+    prediction: Literal[0, 1]
+    probability: float = Field(ge=0, le=1)
+    """Probability of churn."""
+    risk_level: RiskLevel
+    model_name: str
+    model_version: int
+    scored_at: datetime
+
+
+class PredictionLog(BaseModel):
+    """`prediction-logs` value: one per prediction (`event=prediction`) and per error."""
+
+    event: Literal["prediction", "error"]
+    level: Literal["info", "warning", "error"]
+    timestamp: datetime
+    service: str
+    event_id: str | None = None
+    input: dict[str, Any] | None = None
+    """The validated input with PII fields removed."""
+    output: dict[str, Any] | None = None
+    latency_ms: float | None = None
+    """From the event's arrival in the scorer to its prediction being produced."""
+    model_name: str | None = None
+    model_version: int | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None
+
+
+class DeadLetterHeaders(StrEnum):
+    """`customer-events-dlq` headers; the value is the original message bytes unchanged."""
+
+    ERROR_TYPE = "error.type"
+    ERROR_MESSAGE = "error.message"
+    SOURCE_TOPIC = "source.topic"
+    SOURCE_PARTITION = "source.partition"
+    SOURCE_OFFSET = "source.offset"
+
+
+class Outcome(BaseModel):
+    """`customer-outcomes` value (key: customer_id): the observed label of an event."""
+
+    event_id: Identifier
+    customer_id: Identifier
+    churned: Literal[0, 1]
+    observed_at: datetime
+
+
+class ModelEvent(BaseModel):
+    """`model-events` value (key: model name): a registry transition every scorer hears."""
+
+    event: Literal["registered", "promoted", "rolled_back"]
+    model_name: str
+    version: int
+    stage: Literal["staging", "production"] | None = None
+    previous_version: int | None = None
+    reason: str = ""
+    at: datetime

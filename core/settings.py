@@ -1,0 +1,184 @@
+"""One settings object for every streamscore process.
+
+Sources, highest precedence first: keyword arguments, `STREAMSCORE_*` environment
+variables (nested sections with `__`, e.g. `STREAMSCORE_SCORER__BATCH_SIZE=1000`), then an
+optional TOML file named by `--config` or `STREAMSCORE_CONFIG`. Unknown keys are errors:
+a typo must fail at start-up, not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from core.drift.config import DriftConfig
+from core.errors import ConfigError
+from core.registry.config import RegistryConfig
+
+_SECRET_MARKERS = ("password", "secret", "token", "key", "credential", "jaas")
+_config_file: ContextVar[Path | None] = ContextVar("streamscore_config_file", default=None)
+
+
+class KafkaConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bootstrap_servers: str | None = None
+    """Broker list. Unset: `KAFKA_BOOTSTRAP_SERVERS`, else the running local broker."""
+
+    client: dict[str, str] = Field(default_factory=dict)
+    """librdkafka options passed to every client as they are, e.g. `security.protocol`,
+    `sasl.mechanism`, `sasl.username`, `sasl.password`, `ssl.ca.location`."""
+
+    partitions: int = Field(default=6, ge=1)
+    """Partitions of the input topic (and of topics keyed like it)."""
+
+    replication_factor: int = Field(default=1, ge=1)
+
+    timeout_s: float = Field(default=10.0, gt=0)
+    """How long admin and metadata calls wait for the broker before giving up."""
+
+    @field_validator("client")
+    @classmethod
+    def _no_bootstrap_in_client(cls, value: dict[str, str]) -> dict[str, str]:
+        if "bootstrap.servers" in value:
+            raise ValueError("set kafka.bootstrap_servers instead of client['bootstrap.servers']")
+        return value
+
+    def redacted_client(self) -> dict[str, str]:
+        """Client options safe to log or print: secret-looking values masked."""
+        return {
+            k: ("***" if any(m in k.lower() for m in _SECRET_MARKERS) else v)
+            for k, v in self.client.items()
+        }
+
+
+class TopicsConfig(BaseModel):
+    """Topic names: the product's API (see README, "Topic contract")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: str = "customer-events"
+    predictions: str = "churn-predictions"
+    logs: str = "prediction-logs"
+    dlq: str = "customer-events-dlq"
+    alerts: str = "drift-alerts"
+    model_events: str = "model-events"
+    outcomes: str = "customer-outcomes"
+
+    def all(self) -> list[str]:
+        return [
+            self.events,
+            self.predictions,
+            self.logs,
+            self.dlq,
+            self.alerts,
+            self.model_events,
+            self.outcomes,
+        ]
+
+
+class ScorerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group_id: str = "streamscore-scorer"
+    batch_size: int = Field(default=2000, ge=1)
+    """Largest micro-batch scored with one `predict_proba` call."""
+
+    batch_timeout_ms: int = Field(default=50, ge=1)
+    """Longest wait to fill a batch; bounds latency under light load."""
+
+    delivery: Literal["exactly-once", "at-least-once"] = "exactly-once"
+    """exactly-once uses Kafka transactions; at-least-once commits after delivery."""
+
+    transactional_id_prefix: str = "streamscore-scorer"
+    max_event_bytes: int = Field(default=64 * 1024, ge=256)
+    """Larger messages are dead-lettered unparsed."""
+
+    pii_fields: list[str] = Field(
+        default_factory=lambda: [
+            "email",
+            "phone",
+            "ssn",
+            "address",
+            "name",
+            "first_name",
+            "last_name",
+            "credit_card",
+        ]
+    )
+    """Field names removed (case-insensitively, at any depth) from logged inputs."""
+
+    http_port: int = 8001
+    """Port of `/health` and `/metrics`; 0 picks a free one."""
+
+    model_poll_s: float = Field(default=5.0, gt=0)
+    """How often the registry is checked for a new production version."""
+
+
+class LoggingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+    """auto: console renderer on a terminal, JSON lines otherwise."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMSCORE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    scorer: ScorerConfig = Field(default_factory=ScorerConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    state_dir: Path = Path(".streamscore")
+    """Where the local broker, reports and other local state live."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: object) -> Settings:
+    """Build the settings, turning validation problems into one readable `ConfigError`."""
+    raw = config_file or os.environ.get("STREAMSCORE_CONFIG")
+    path = Path(raw) if raw else None
+    if path is not None and not path.is_file():
+        raise ConfigError(f"settings file {path} does not exist")
+    token = _config_file.set(path)
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,1 @@
+"""Event, outcome and replay producers for the customer churn use case."""

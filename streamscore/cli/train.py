@@ -1,0 +1,16 @@
+"""`streamscore train` (being written)."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.errors import StreamscoreError
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("train", help="(not available yet)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    raise StreamscoreError("'train' is not available yet")
