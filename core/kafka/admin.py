@@ -1,0 +1,94 @@
+"""Topic creation and broker reachability: the contract's topics, made idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    NewTopic,  # type: ignore[attr-defined]  # public, not in __all__
+)
+
+from core.kafka.config import client_config
+from core.kafka.exceptions import BrokerUnreachable, TopicError
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    name: str
+    partitions: int
+    outcome: Literal["created", "exists"]
+
+
+def contract_topics(settings: Settings) -> list[TopicSpec]:
+    """Every topic of the contract, partitioned like the input where keyed like it."""
+    t, n = settings.topics, settings.kafka.partitions
+    keyed = [t.events, t.predictions, t.logs, t.dlq, t.outcomes]
+    specs = [TopicSpec(name, n, {}) for name in keyed]
+    # Transitions must be seen in order by every scorer: one partition, kept compacted
+    # per model so a new scorer learns the latest state.
+    specs.append(TopicSpec(t.model_events, 1, {"cleanup.policy": "compact,delete"}))
+    specs.append(TopicSpec(t.alerts, 1, {}))
+    return specs
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient(client_config(settings))
+
+
+def check_reachable(settings: Settings, timeout_s: float | None = None) -> AdminClient:
+    """An admin client for a broker that answered a metadata request, or a clear error."""
+    config = client_config(settings)
+    admin = AdminClient(config)
+    try:
+        metadata = admin.list_topics(timeout=timeout_s or settings.kafka.timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnreachable(config["bootstrap.servers"], _reason(exc)) from None
+    if not metadata.brokers:
+        raise BrokerUnreachable(config["bootstrap.servers"], "no brokers in metadata")
+    return admin
+
+
+def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[TopicResult]:
+    """Create missing topics; existing ones are left as they are and reported."""
+    admin = check_reachable(settings)
+    specs = specs if specs is not None else contract_topics(settings)
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                s.name,
+                num_partitions=s.partitions,
+                replication_factor=settings.kafka.replication_factor,
+                config=s.config,
+            )
+            for s in specs
+        ],
+        operation_timeout=settings.kafka.timeout_s,
+        request_timeout=settings.kafka.timeout_s,
+    )
+    results = []
+    for spec in specs:
+        try:
+            futures[spec.name].result()
+            results.append(TopicResult(spec.name, spec.partitions, "created"))
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                results.append(TopicResult(spec.name, spec.partitions, "exists"))
+            else:
+                raise TopicError(f"could not create topic {spec.name}: {_reason(exc)}") from None
+    return results
+
+
+def _reason(exc: KafkaException) -> str:
+    err = exc.args[0] if exc.args else None
+    return err.str() if isinstance(err, KafkaError) else str(exc)

@@ -1,0 +1,40 @@
+"""Errors of the Kafka layer: third-party errors are wrapped here, never leaked."""
+
+from __future__ import annotations
+
+from core.errors import StreamscoreError
+
+
+class KafkaLayerError(StreamscoreError):
+    """Base of every Kafka-side failure."""
+
+
+class BrokerNotFound(KafkaLayerError):
+    hint = "set KAFKA_BOOTSTRAP_SERVERS, or start a local broker with `streamscore broker start`"
+
+
+class BrokerUnreachable(KafkaLayerError):
+    def __init__(self, address: str, detail: str = "") -> None:
+        message = f"Kafka broker at {address} is unreachable"
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.address = address
+
+    hint = "check that the broker runs and the address and security settings are right"
+
+
+class MissingTool(KafkaLayerError):
+    """java or mvn is not on PATH: the local broker cannot be fetched or run."""
+
+
+class BrokerStartError(KafkaLayerError):
+    hint = "see the broker log named above; `streamscore broker stop` then start again"
+
+
+class TopicError(KafkaLayerError):
+    hint = "check the broker's ACLs and that the topic settings suit the cluster"
+
+
+class DeliveryError(KafkaLayerError):
+    """A produce was not acknowledged; nothing downstream may assume it landed."""
+
+    hint = "the record was not written; retry, or check the broker and topic"

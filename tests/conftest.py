@@ -1,0 +1,89 @@
+"""Fixtures that hand every integration test a real Apache Kafka broker.
+
+One broker per test session, found in this order:
+1. `KAFKA_BOOTSTRAP_SERVERS` when set, used as it is;
+2. a testcontainers Kafka (KRaft) container when a Docker engine answers;
+3. otherwise the project's own local KRaft broker (`core.kafka.local_broker`), started
+   in a temporary folder and stopped when the session ends (what CI uses).
+Each test gets its own topic names and group ids, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.kafka.admin import ensure_topics
+from core.kafka.local_broker import LocalBroker
+from core.settings import Settings, TopicsConfig
+
+KAFKA_IMAGE = "apache/kafka:4.1.1"
+
+
+def _docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return (
+            subprocess.run(
+                ["docker", "info"], capture_output=True, timeout=10, check=False
+            ).returncode
+            == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from_env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if from_env:
+        yield from_env
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    broker = LocalBroker(tmp_path_factory.mktemp("kafka-broker"))
+    state = broker.start()
+    try:
+        yield state.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random suffix for names that must not collide across tests."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, tmp_path: Path, unique: str) -> Settings:
+    """Settings for one test: the session's broker, fresh topics, groups and folders."""
+    defaults = TopicsConfig()
+    topics = TopicsConfig(
+        **{name: f"{value}-{unique}" for name, value in defaults.model_dump().items()}
+    )
+    s = Settings(
+        kafka={"bootstrap_servers": kafka_bootstrap, "partitions": 3},
+        topics=topics,
+        scorer={
+            "group_id": f"scorer-{unique}",
+            "transactional_id_prefix": f"scorer-{unique}",
+            "http_port": 0,
+        },
+        drift={"group_id": f"drift-{unique}", "http_port": 0},
+        registry={"path": tmp_path / "registry"},
+        state_dir=tmp_path / "state",
+    )
+    ensure_topics(s)
+    return s
