@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import (
-    AdminClient,
-    NewTopic,  # type: ignore[attr-defined]  # public, not in __all__
-)
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from core.kafka.config import client_config
 from core.kafka.exceptions import BrokerUnreachable, TopicError
