@@ -42,7 +42,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
+import pandas as pd
 from scipy.special import betaincinv, expit
 
 from core.features import CONTRACT_TYPES, FEATURES, TARGET
