@@ -16,6 +16,7 @@ which alerts carry so that an alert can always be traced to the exact reference 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -280,7 +281,11 @@ class ReferenceProfile:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     def digest(self) -> str:
-        """sha256 hex of the canonical JSON."""
+        """sha256 hex of the canonical JSON (computed once: the profile is immutable)."""
+        return self._digest
+
+    @functools.cached_property
+    def _digest(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
 
