@@ -29,7 +29,7 @@ def canonical_json(value: Any) -> bytes:
     b'{"a":[1.5,null],"b":1}'
     """
     return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        value, sort_keys=True, separators=(",", ":"), allow_nan=False
     ).encode()
 
 
