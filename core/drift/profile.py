@@ -45,7 +45,12 @@ class ProfileError(StreamscoreError):
 
 def numeric_values(values: Any) -> FloatArray:
     """Finite float64 values of a column; missing and non-finite values are dropped."""
-    arr = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
+    given = np.asarray(values)
+    arr: FloatArray
+    if given.dtype.kind in "fiub":
+        arr = given.astype(np.float64, copy=False)
+    else:
+        arr = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
     return arr[np.isfinite(arr)]
 
 
