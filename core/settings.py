@@ -101,6 +101,13 @@ class ScorerConfig(BaseModel):
     """exactly-once uses Kafka transactions; at-least-once commits after delivery."""
 
     transactional_id_prefix: str = "streamscore-scorer"
+    instance_id: str | None = None
+    """Stable name of this replica (e.g. a StatefulSet pod name). The transactional id is
+    `<prefix>-<instance_id>`, so a restarted replica fences its dead predecessor at once.
+    Unset: host and pid, unique per process; a crashed process's open transaction then
+    blocks read_committed readers until `transaction_timeout_ms` aborts it."""
+
+    transaction_timeout_ms: int = Field(default=10000, ge=1000)
     max_event_bytes: int = Field(default=64 * 1024, ge=256)
     """Larger messages are dead-lettered unparsed."""
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,3 +87,32 @@ def settings(kafka_bootstrap: str, tmp_path: Path, unique: str) -> Settings:
     )
     ensure_topics(s)
     return s
+
+
+@pytest.fixture
+def register_model(settings: Settings) -> Callable[..., int]:
+    """Train a small churn model on generated data, register it, optionally promote it."""
+    from core.registry import ModelRegistry
+    from core.training import train_and_evaluate
+    from producers.generator import ChurnGenerator
+
+    def _register(
+        kind: str = "logistic", seed: int = 7, rows: int = 4000, promote: bool = True
+    ) -> int:
+        registry = ModelRegistry(settings.registry.path)
+        result = train_and_evaluate(ChurnGenerator(seed=seed).reference(rows), kind, seed)
+        version = registry.register(
+            settings.registry.model_name,
+            result.model,
+            result.metrics,
+            {"threshold": 0.5},
+            reference_profile=result.reference_profile,
+            feature_schema=result.feature_schema,
+            training_summary=result.summary,
+            trigger="test",
+        ).version
+        if promote:
+            registry.promote(settings.registry.model_name, version, "production", "test")
+        return version
+
+    return _register

@@ -1,0 +1,74 @@
+"""`model-events`: registry transitions announced on Kafka, heard by every scorer.
+
+Each scorer listens without a consumer group (every instance must hear every event) from
+the end of the topic; the registry stays the source of truth, the event only says "look
+now" so a promotion reaches all scorers in about a second instead of a poll interval.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+from pydantic import ValidationError
+
+from core.kafka.config import consumer_config, producer_config
+from core.kafka.exceptions import DeliveryError
+from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, ModelEvent
+from core.settings import Settings
+
+
+def publish_model_event(settings: Settings, event: ModelEvent, timeout_s: float = 10.0) -> None:
+    producer = Producer(producer_config(settings))
+    errors: list[str] = []
+    producer.produce(
+        settings.topics.model_events,
+        key=event.model_name.encode(),
+        value=event.model_dump_json().encode(),
+        headers=[(CONTRACT_HEADER, CONTRACT_VERSION.encode())],
+        on_delivery=lambda err, _msg: errors.append(err.str()) if err else None,
+    )
+    remaining = producer.flush(timeout_s)
+    if remaining or errors:
+        raise DeliveryError(
+            f"model event not delivered to {settings.topics.model_events}: "
+            + (errors[0] if errors else "timed out")
+        )
+
+
+class ModelEventListener:
+    def __init__(self, settings: Settings, model_name: str) -> None:
+        self._model_name = model_name
+        self._log = structlog.get_logger("model_events")
+        self._consumer = Consumer(
+            consumer_config(
+                settings,
+                group_id=f"streamscore-listener-{uuid.uuid4().hex}",
+                **{"enable.auto.commit": False, "auto.offset.reset": "latest"},
+            )
+        )
+        self._consumer.assign([TopicPartition(settings.topics.model_events, 0, OFFSET_END)])
+
+    def poll(self) -> list[ModelEvent]:
+        """Events for this model that arrived since the last call; never blocks."""
+        events: list[ModelEvent] = []
+        try:
+            messages = self._consumer.consume(100, 0)
+        except KafkaException as exc:
+            self._log.warning("model_events_unavailable", error=str(exc))
+            return events
+        for msg in messages:
+            if msg.error() is not None or msg.value() is None:
+                continue
+            try:
+                event = ModelEvent.model_validate_json(msg.value() or b"")
+            except ValidationError:
+                self._log.warning("model_event_invalid", offset=msg.offset())
+                continue
+            if event.model_name == self._model_name:
+                events.append(event)
+        return events
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,73 @@
+"""The shapes that cross between the Kafka plumbing and the pure processing code.
+
+`Record` is a Protocol that confluent-kafka's `Message` satisfies, so handlers are
+unit-tested with plain stub objects; `OutRecord` is what a handler asks to be produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+HeaderValue = str | bytes | None
+Headers = dict[str, HeaderValue] | list[tuple[str, HeaderValue]]
+
+
+class Record(Protocol):
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+    def headers(self) -> Headers | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: list[tuple[str, HeaderValue]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StubRecord:
+    """A `Record` made by hand, for unit tests and offline replays."""
+
+    topic_: str
+    partition_: int
+    offset_: int
+    value_: bytes | None
+    key_: bytes | None = None
+    headers_: Headers | None = None
+    timestamp_ms: int = 0
+
+    def topic(self) -> str:
+        return self.topic_
+
+    def partition(self) -> int:
+        return self.partition_
+
+    def offset(self) -> int:
+        return self.offset_
+
+    def key(self) -> bytes | None:
+        return self.key_
+
+    def value(self) -> bytes | None:
+        return self.value_
+
+    def headers(self) -> Headers | None:
+        return self.headers_
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self.timestamp_ms)
+
+
+def coordinates(record: Record) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a consumed record, which always has all three."""
+    topic, partition, offset = record.topic(), record.partition(), record.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError("record has no topic, partition or offset: not a consumed record")
+    return topic, partition, offset

@@ -1,0 +1,91 @@
+"""Turn raw input bytes into a `CustomerEvent`, or say exactly why not.
+
+Every failure is classified (`error_type`) and explained field by field (`message`), so a
+dead-lettered record tells its producer what to fix without anyone reading the scorer's
+logs. Values are never echoed into messages: the original bytes are in the DLQ already.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from core.errors import StreamscoreError
+from core.schemas import CustomerEvent
+
+_RANGE_ERRORS: Final = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "finite_number",
+}
+_TYPE_ERRORS: Final = {
+    "int_type",
+    "int_from_float",
+    "float_type",
+    "string_type",
+    "datetime_type",
+    "datetime_parsing",
+    "datetime_from_date_parsing",
+    "bool_type",
+}
+
+
+class InvalidEvent(StreamscoreError):
+    """An input record that cannot be scored; it goes to the dead-letter topic."""
+
+    hint = "fix the producer: see the contract in the README"
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def parse_event(raw: bytes | None, max_bytes: int) -> CustomerEvent:
+    if raw is None:
+        raise InvalidEvent("empty_message", "message has no value (tombstone or null)")
+    if len(raw) > max_bytes:
+        raise InvalidEvent(
+            "oversized_message", f"message is {len(raw)} bytes, more than the {max_bytes} allowed"
+        )
+    try:
+        return CustomerEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _classify(exc, raw) from None
+
+
+def _classify(exc: ValidationError, raw: bytes) -> InvalidEvent:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return InvalidEvent("not_utf8", f"message is not UTF-8: byte {err.start} is invalid")
+        return InvalidEvent("malformed_json", f"message is not valid JSON: {first['msg']}")
+    if first["type"] in {"model_type", "model_attributes_type", "dict_type"}:
+        return InvalidEvent("not_an_object", "message is valid JSON but not a JSON object")
+    return InvalidEvent(_error_type(first), "; ".join(_describe(e) for e in errors))
+
+
+def _error_type(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "missing_field"
+    if kind in _RANGE_ERRORS:
+        return "out_of_range"
+    if kind == "enum":
+        return "unknown_category"
+    if kind in {"string_too_long", "too_long"}:
+        return "oversized_value"
+    if kind in _TYPE_ERRORS or kind.endswith("_type"):
+        return "wrong_type"
+    return "invalid_value"
+
+
+def _describe(error: ErrorDetails) -> str:
+    field = ".".join(str(p) for p in error["loc"]) or "<message>"
+    return f"{field}: {error['msg']}"

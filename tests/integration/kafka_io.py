@@ -1,0 +1,68 @@
+"""Small helpers that integration tests use to write to and read from the real broker."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+
+from core.kafka.config import consumer_config, producer_config
+from core.settings import Settings
+
+
+def produce(settings: Settings, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    producer = Producer(producer_config(settings, **{"linger.ms": 20}))
+    failed: list[str] = []
+    n = 0
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    key=key,
+                    value=value,
+                    on_delivery=lambda err, _m: failed.append(err.str()) if err else None,
+                )
+                break
+            except BufferError:
+                producer.poll(0.1)
+        n += 1
+    assert producer.flush(30) == 0
+    assert not failed, failed[:3]
+    return n
+
+
+def produce_json(settings: Settings, topic: str, events: Iterable[dict[str, Any]]) -> int:
+    return produce(
+        settings,
+        topic,
+        ((str(e.get("customer_id", "")).encode() or None, json.dumps(e).encode()) for e in events),
+    )
+
+
+def read_committed(
+    settings: Settings, topic: str, expected: int, timeout_s: float = 60.0, idle_s: float = 3.0
+) -> list[Any]:
+    """Every record of `topic` a read_committed reader sees: waits for `expected` records,
+    then keeps reading for `idle_s` more so that duplicates would show up too."""
+    consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4().hex[:8]}"))
+    consumer.subscribe([topic])
+    out: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    quiet_until: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            batch = consumer.consume(1000, 0.5)
+            out.extend(m for m in batch if m.error() is None)
+            if len(out) >= expected:
+                if quiet_until is None:
+                    quiet_until = time.monotonic() + idle_s
+                elif time.monotonic() >= quiet_until:
+                    break
+    finally:
+        consumer.close()
+    return out
