@@ -24,6 +24,13 @@ class EventMessage:
     churned: int | None = None
     """The true label; None for invalid events (no outcome follows them)."""
     invalid: InvalidKind | None = None
+    event_time: str | None = None
+
+    def label(self) -> tuple[str, str, int] | None:
+        """`(event_id, customer_id, churned)` when an outcome should follow this event."""
+        if self.event_id is None or self.customer_id is None or self.churned is None:
+            return None
+        return self.event_id, self.customer_id, self.churned
 
 
 def event_messages(
@@ -42,7 +49,14 @@ def event_messages(
         customer_id: str = event["customer_id"]
         key = customer_id.encode()
         if invalid is None or (kind := invalid.kind_at(index)) is None:
-            yield EventMessage(key, encode(event), event["event_id"], customer_id, churned)
+            yield EventMessage(
+                key,
+                encode(event),
+                event["event_id"],
+                customer_id,
+                churned,
+                event_time=event["event_time"],
+            )
         else:
             yield EventMessage(key, invalid.damage(index, kind, event).value, invalid=kind)
         index += 1
