@@ -49,8 +49,24 @@ class InvalidKind(StrEnum):
     """A contract_type that is not a `ContractType` value."""
     MISSING_FIELD = "missing_field"
     """A required field left out."""
+    OVERSIZED_VALUE = "oversized_value"
+    """An identifier longer than the contract's 128 characters."""
     OVERSIZED = "oversized"
     """Larger than `scorer.max_event_bytes`; dead-lettered before parsing."""
+
+
+SCORER_ERROR_TYPE: Final[Mapping[InvalidKind, str]] = {
+    InvalidKind.MALFORMED_JSON: "malformed_json",
+    InvalidKind.NON_UTF8: "not_utf8",
+    InvalidKind.NOT_AN_OBJECT: "not_an_object",
+    InvalidKind.WRONG_TYPE: "wrong_type",
+    InvalidKind.OUT_OF_RANGE: "out_of_range",
+    InvalidKind.UNKNOWN_CONTRACT: "unknown_category",
+    InvalidKind.MISSING_FIELD: "missing_field",
+    InvalidKind.OVERSIZED_VALUE: "oversized_value",
+    InvalidKind.OVERSIZED: "oversized_message",
+}
+"""The `error.type` dead-letter header `core.validation` gives each kind (tested)."""
 
 
 ALL_KINDS: Final = tuple(InvalidKind)
@@ -76,7 +92,7 @@ _WRONG_TYPES: Final[Sequence[tuple[str, str, Any]]] = (
     ("tenure_months as a float", "tenure_months", 12.5),
     ("monthly_charges as a string", "monthly_charges", "70.5"),
     ("total_charges as a bool", "total_charges", True),
-    ("contract_type as a number", "contract_type", 1),
+    ("event_time as a number", "event_time", 1767225600),
     ("customer_id as a number", "customer_id", 12345),
     ("age as null", "age", None),
 )
@@ -88,8 +104,10 @@ _OUT_OF_RANGE: Final[Sequence[tuple[str, str, Any]]] = (
     ("negative monthly charges", "monthly_charges", -20.0),
     ("negative total charges", "total_charges", -1.0),
     ("total charges above 1e9", "total_charges", 2e9),
-    ("empty customer_id", "customer_id", ""),
+)
+_OVERSIZED_VALUES: Final[Sequence[tuple[str, str, Any]]] = (
     ("customer_id over 128 characters", "customer_id", "c" * 129),
+    ("event_id over 128 characters", "event_id", "e" * 1000),
 )
 _UNKNOWN_CONTRACTS: Final = ("weekly", "lifetime", "", "Month-To-Month", "two-year")
 _REQUIRED: Final = (
@@ -136,6 +154,9 @@ def make_invalid(
         value = _with(event, name, wrong)
     elif kind is InvalidKind.OUT_OF_RANGE:
         detail, name, wrong = _OUT_OF_RANGE[int(rng.integers(len(_OUT_OF_RANGE)))]
+        value = _with(event, name, wrong)
+    elif kind is InvalidKind.OVERSIZED_VALUE:
+        detail, name, wrong = _OVERSIZED_VALUES[int(rng.integers(len(_OVERSIZED_VALUES)))]
         value = _with(event, name, wrong)
     elif kind is InvalidKind.UNKNOWN_CONTRACT:
         contract = _UNKNOWN_CONTRACTS[int(rng.integers(len(_UNKNOWN_CONTRACTS)))]
