@@ -235,15 +235,21 @@ def _numeric_histogram(ref: NumericProfile, cur: NumericAccumulator) -> dict[str
     cur_hi = ref.edges[min(int(np.searchsorted(cur_cdf, 0.995)), last)]
     lo = float(max(min(ref.edges[0], cur_lo), min(ref.minimum, cur.minimum)))
     hi = float(min(max(ref.edges[-1], cur_hi), max(ref.maximum, cur.maximum)))
-    if not hi > lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    display = np.linspace(lo, hi, DISPLAY_BINS + 1)
+    if np.all(ref.edges == np.round(ref.edges)):
+        # integer-valued feature: whole-number bins centred on the values, no comb pattern
+        width = max(1.0, float(np.ceil((hi - lo + 1) / DISPLAY_BINS)))
+        count = int(np.ceil((hi - lo + 1) / width))
+        display = np.floor(lo) - 0.5 + width * np.arange(count + 1)
+    else:
+        if not hi > lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        display = np.linspace(lo, hi, DISPLAY_BINS + 1)
+    bins = display.size - 1
 
     def shares(counts: np.ndarray, sums: np.ndarray) -> list[float]:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            centre = np.where(counts > 0, sums / np.maximum(counts, 1), lo)
-        idx = np.clip(np.searchsorted(display, centre, side="right") - 1, 0, DISPLAY_BINS - 1)
-        hist = np.bincount(idx, weights=counts, minlength=DISPLAY_BINS)
+        centre = np.where(counts > 0, sums / np.maximum(counts, 1), display[0])
+        idx = np.clip(np.searchsorted(display, centre, side="right") - 1, 0, bins - 1)
+        hist = np.bincount(idx, weights=counts, minlength=bins)
         total = hist.sum()
         return [float(v) for v in (hist / total if total else hist)]
 

@@ -17,7 +17,7 @@ from core.drift.report import DriftReport, FeatureResult, TestResult
 REF_COLOUR = "#3b6fb6"
 CUR_COLOUR = "#e07a1f"
 W, H = 600, 230
-ML, MR, MT, MB = 48, 12, 14, 46
+ML, MR, MT, MB = 44, 22, 14, 40
 
 _CSS = """
 :root{--ok:#1f7a4d;--bad:#b3261e;--muted:#6b7280;--line:#e5e7eb;--bg:#f6f7f9}
@@ -38,9 +38,10 @@ margin:0 0 18px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .pill{display:inline-block;border-radius:999px;padding:2px 10px;font-size:12px;
 font-weight:600}.pill.ok{background:#dcf3e6;color:var(--ok)}
 .pill.bad{background:#fde2e0;color:var(--bad)}.pill.na{background:#eceef1;color:#4b5563}
-.grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:18px;
+.grid{display:grid;grid-template-columns:minmax(0,4fr) minmax(0,3fr);gap:18px;
 margin-top:12px}
 table{border-collapse:collapse;width:100%;font-size:13px}
+.tests{font-size:12px;margin-top:12px}.tests td{white-space:nowrap}
 th,td{text-align:right;padding:5px 6px;border-bottom:1px solid var(--line)}
 th:first-child,td:first-child{text-align:left}th{color:var(--muted);font-weight:600}
 .legend{font-size:12px;color:var(--muted);margin:4px 0 0}
@@ -185,12 +186,13 @@ def _tests(tests: tuple[TestResult, ...]) -> str:
     rows = "".join(
         f"<tr><td>{escape(t.name)}{' (' + escape(t.band) + ')' if t.band else ''}</td>"
         f"<td>{fmt(t.statistic)}{' ± ' + fmt(t.error_bound) if t.error_bound else ''}</td>"
-        f"<td>{fmt(t.p_value)}</td><td>{fmt(t.threshold)}</td>"
+        f"<td>{fmt(t.p_value) if i == 0 else '↑'}</td>"
+        f"<td>{'p < ' if t.name == 'chi2' else '≥ '}{fmt(t.threshold)}</td>"
         f"<td class='{'yes' if t.verdict else 'no'}'>{'drift' if t.verdict else 'ok'}</td></tr>"
-        for t in tests
+        for i, t in enumerate(tests)
     )
     return (
-        "<table style='margin-top:12px'><tr><th>test</th><th>statistic</th><th>p (adj.)</th>"
+        "<table class='tests'><tr><th>test</th><th>statistic</th><th>p (adj.)</th>"
         f"<th>threshold</th><th>verdict</th></tr>{rows}</table>"
     )
 
@@ -204,7 +206,7 @@ def _axes(ymax: float) -> str:
         y = MT + (H - MT - MB) * (1 - tick / ymax)
         parts.append(
             f"<line x1='{ML}' x2='{W - MR}' y1='{y:.1f}' y2='{y:.1f}' stroke='#eef0f3'/>"
-            f"<text x='{ML - 6}' y='{y + 4:.1f}' text-anchor='end'>{tick:.0%}</text>"
+            f"<text x='{ML - 6}' y='{y + 4:.1f}' text-anchor='end'>{tick * 100:.3g}%</text>"
         )
         tick += step
     return "".join(parts)
@@ -216,6 +218,13 @@ def _nice_step(raw: float) -> float:
         if raw <= m * exp:
             return m * exp
     return 10 * exp
+
+
+def _ticks(lo: float, hi: float) -> list[float]:
+    """Round-numbered ticks inside [lo, hi], about five of them."""
+    step = _nice_step((hi - lo) / 5)
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
 def _numeric_svg(feature: FeatureResult) -> str:
@@ -236,7 +245,7 @@ def _numeric_svg(feature: FeatureResult) -> str:
 
     bars = "".join(
         f"<rect x='{x(a) + 0.5:.1f}' y='{y(s):.1f}' width='{max(x(b) - x(a) - 1, 0.5):.1f}' "
-        f"height='{y(0) - y(s):.1f}' fill='{REF_COLOUR}' fill-opacity='.55'/>"
+        f"height='{y(0) - y(s):.1f}' fill='{REF_COLOUR}' fill-opacity='.4'/>"
         for a, b, s in zip(edges, edges[1:], ref, strict=False)
     )
     path = [f"M{x(lo):.1f},{y(0):.1f}"]
@@ -245,12 +254,13 @@ def _numeric_svg(feature: FeatureResult) -> str:
     path.append(f"L{x(hi):.1f},{y(0):.1f}Z")
     step = "".join(path)
     current = (
-        f"<path d='{step}' fill='{CUR_COLOUR}' fill-opacity='.22' stroke='{CUR_COLOUR}' "
+        f"<path d='{step}' fill='{CUR_COLOUR}' fill-opacity='.1' stroke='{CUR_COLOUR}' "
         "stroke-width='2' stroke-linejoin='round'/>"
     )
     ticks = "".join(
-        f"<text x='{x(v):.1f}' y='{H - MB + 16}' text-anchor='middle'>{fmt(v)}</text>"
-        for v in [lo + (hi - lo) * i / 4 for i in range(5)]
+        f"<line x1='{x(v):.1f}' x2='{x(v):.1f}' y1='{H - MB}' y2='{H - MB + 4}' stroke='#9ca3af'/>"
+        f"<text x='{x(v):.1f}' y='{H - MB + 17}' text-anchor='middle'>{fmt(v)}</text>"
+        for v in _ticks(lo, hi)
     )
     return _svg(_axes(ymax) + bars + current + _baseline() + ticks, feature.name)
 
