@@ -36,7 +36,10 @@ _INVALID_STREAM: Final = 11
 
 class InvalidKind(StrEnum):
     MALFORMED_JSON = "malformed_json"
-    """Not JSON at all: truncated, empty, or with a stray token."""
+    """Not JSON: truncated, plain text, or with a stray token.
+
+    Never empty: an empty value would be an empty line in a dry-run file, which a replay
+    cannot tell from a blank line."""
     NON_UTF8 = "non_utf8"
     """JSON-shaped bytes that are not valid UTF-8."""
     NOT_AN_OBJECT = "not_an_object"
@@ -138,7 +141,7 @@ def make_invalid(
     if kind is InvalidKind.MALFORMED_JSON:
         variants = (
             ("truncated", good[: max(1, len(good) // 2)]),
-            ("empty value", b""),
+            ("plain text", b"customer " + str(event.get("customer_id")).encode() + b" churned"),
             ("trailing comma", good[:-1] + b",}"),
             ("single quotes", good.replace(b'"', b"'")),
         )
