@@ -224,6 +224,7 @@ def run_scorer(settings: Settings, stop: threading.Event) -> None:
             "model_name": settings.registry.model_name,
             "model_version": current.version if current else None,
             "input_paused": processor.paused,
+            "partitions": processor.assignment,
             "last_batch_time": processor.last_batch_at,
         }
 

@@ -148,6 +148,8 @@ class BatchProcessor:
         self._delivery_errors: list[KafkaError] = []
         self._last_lag_check = 0.0
         self.last_batch_at: float | None = None
+        self.assignment: list[str] = []
+        """Partitions this process owns now, as `topic[partition]`."""
 
         self._consumer = Consumer(consumer_config(settings, group_id))
         if delivery == "exactly-once":
@@ -342,10 +344,12 @@ class BatchProcessor:
         consumer.assign(partitions)
         if self._paused and partitions:
             consumer.pause(partitions)
+        self.assignment = _describe(partitions)
         self._log.info("partitions_assigned", partitions=_describe(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._log.info("partitions_revoked", partitions=_describe(partitions))
+        self.assignment = []
         for tp in partitions:
             with contextlib.suppress(KeyError):
                 self._metrics.lag.remove(self._name, tp.topic, str(tp.partition))
