@@ -28,9 +28,7 @@ def canonical_json(value: Any) -> bytes:
     >>> canonical_json({"b": 1, "a": [1.5, None]})
     b'{"a":[1.5,null],"b":1}'
     """
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), allow_nan=False
-    ).encode()
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 def sha256_hex(data: bytes) -> str:
