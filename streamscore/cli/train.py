@@ -57,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 class Progress:
     """Named steps as a tqdm bar on a terminal, else one plain line per step."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        stream = stream if stream is not None else sys.stderr  # looked up late: tests swap it
         self._stream = stream
         self._bar: Any = (
             tqdm(total=total, file=stream, desc="train", unit="step") if stream.isatty() else None
