@@ -74,6 +74,8 @@ class TopicsConfig(BaseModel):
     alerts: str = "drift-alerts"
     model_events: str = "model-events"
     outcomes: str = "customer-outcomes"
+    drift_state: str = "streamscore-drift-state"
+    """Internal: the drift watcher's window checkpoints (compacted, keyed by group id)."""
 
     def all(self) -> list[str]:
         return [
@@ -84,6 +86,7 @@ class TopicsConfig(BaseModel):
             self.alerts,
             self.model_events,
             self.outcomes,
+            self.drift_state,
         ]
 
 

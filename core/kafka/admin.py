@@ -37,6 +37,7 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
     # per model so a new scorer learns the latest state.
     specs.append(TopicSpec(t.model_events, 1, {"cleanup.policy": "compact,delete"}))
     specs.append(TopicSpec(t.alerts, 1, {}))
+    specs.append(TopicSpec(t.drift_state, 1, {"cleanup.policy": "compact"}))
     return specs
 
 

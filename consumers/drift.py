@@ -1,0 +1,376 @@
+"""The drift watcher: windows of `customer-events` compared with the production model's
+reference profile, alerts on `drift-alerts`.
+
+Restarts lose and repeat nothing: each batch's transaction carries the batch's offsets,
+any alerts, and a checkpoint of the open windows and the alert policy (to the compacted
+`drift_state` topic, keyed by group id). On start the last checkpoint is read back, so
+window state always matches the committed offsets. One watcher runs per group.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+from confluent_kafka import Consumer, TopicPartition
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from core.drift.alert import DriftAlert
+from core.drift.evaluate import evaluate
+from core.drift.html import render_html
+from core.drift.policy import AlertPolicy
+from core.drift.profile import ReferenceProfile
+from core.drift.windows import Window, WindowManager
+from core.errors import StreamscoreError
+from core.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from core.health import HealthServer
+from core.kafka.admin import check_reachable
+from core.kafka.config import consumer_config
+from core.kafka.processor import BatchProcessor
+from core.kafka.records import OutRecord, Record, coordinates
+from core.registry import ModelRegistry
+from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, CustomerEvent
+from core.settings import Settings
+from core.validation import InvalidEvent, parse_event
+
+SERVICE = "drift"
+_HEADERS: list[tuple[str, str | bytes | None]] = [(CONTRACT_HEADER, CONTRACT_VERSION.encode())]
+
+
+class DriftMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.windows = Counter(
+            "streamscore_drift_windows_closed", "Windows closed", ["verdict"], registry=registry
+        )
+        self.alerts = Counter(
+            "streamscore_drift_alerts", "Alerts emitted", ["severity"], registry=registry
+        )
+        self.late = Gauge(
+            "streamscore_drift_late_events", "Events after their window closed", registry=registry
+        )
+        self.invalid = Counter(
+            "streamscore_drift_invalid_events", "Invalid events skipped", registry=registry
+        )
+        self.profile_version = Gauge(
+            "streamscore_drift_profile_version",
+            "Model version whose profile is used",
+            registry=registry,
+        )
+
+
+class Reference:
+    """The production version's reference profile, as the watcher compares against it."""
+
+    def __init__(self, version: int, profile: ReferenceProfile, digest: str) -> None:
+        self.version = version
+        self.profile = profile
+        self.digest = digest
+
+    @classmethod
+    def load(cls, registry: ModelRegistry, name: str, version: int) -> Reference:
+        info = registry.get(name, version)
+        profile = ReferenceProfile.from_dict(registry.reference_profile(name, version))
+        return cls(version, profile, info.profile_digest)
+
+
+class DriftHandler:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ModelRegistry,
+        metrics: DriftMetrics,
+        restored: dict[str, Any] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._config = settings.drift
+        self._registry = registry
+        self._name = settings.registry.model_name
+        self._metrics = metrics
+        self._log = structlog.get_logger(SERVICE)
+        self._reports = settings.state_dir / "reports"
+        self._checked_at = float("-inf")
+        self.reference: Reference | None = None
+        self.windows: WindowManager | None = None
+        self.policy = AlertPolicy(self._config)
+        if restored is not None:
+            self._restore(restored)
+
+    def ready(self) -> bool:
+        return self.reference is not None
+
+    def idle(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at < self._settings.scorer.model_poll_s:
+            return
+        self._checked_at = now
+        try:
+            version = self._registry.production_version(self._name)
+        except StreamscoreError as exc:
+            self._log.error("registry_unreadable", error=exc.one_line())
+            return
+        if version is None or (self.reference and self.reference.version == version):
+            return
+        try:
+            reference = Reference.load(self._registry, self._name, version)
+        except StreamscoreError as exc:
+            self._log.error("profile_refused", model_version=version, error=exc.one_line())
+            return
+        self._pending = reference
+        if self.reference is None:
+            self._switch()
+
+    def process(self, batch: Sequence[Record]) -> list[OutRecord]:
+        out: list[OutRecord] = []
+        if getattr(self, "_pending", None) is not None:
+            out.extend(self._judge(self.windows.flush() if self.windows else []))
+            self._switch()
+        if self.windows is None:
+            raise RuntimeError("process() called before a reference profile was loaded")
+        times, rows, coords = [], [], []
+        for record in batch:
+            try:
+                event = parse_event(record.value(), self._settings.scorer.max_event_bytes)
+            except InvalidEvent:
+                self._metrics.invalid.inc()
+                continue
+            rows.append(event)
+            times.append(_event_seconds(event, record))
+            coords.append(coordinates(record))
+        if rows:
+            closed = self.windows.add_batch(
+                np.asarray(times),
+                _columns(rows),
+                topic=coords[0][0],
+                partitions=np.asarray([c[1] for c in coords]),
+                offsets=np.asarray([c[2] for c in coords]),
+            )
+            out.extend(self._judge(closed))
+            self._metrics.late.set(self.windows.late_events)
+        out.append(self._checkpoint())
+        return out
+
+    def _judge(self, closed: list[Window]) -> list[OutRecord]:
+        if self.reference is None:
+            return []
+        out = []
+        for window in closed:
+            report = evaluate(self.reference.profile, window.state, self._config)
+            decision = self.policy.observe(
+                report, model_name=self._name, model_version=self.reference.version
+            )
+            verdict = (
+                "skipped" if not report.judged else "drift" if report.drift_detected else "stable"
+            )
+            self._metrics.windows.labels(verdict).inc()
+            self._log.info(
+                "window_closed",
+                window_start=_iso(window.start),
+                window_end=_iso(window.end),
+                events=window.events,
+                verdict=verdict,
+                drifting_features=report.drifting_features,
+                alert=decision.alert,
+                reason=decision.reason,
+                model_version=self.reference.version,
+            )
+            if not decision.alert or decision.severity is None:
+                continue
+            alert = DriftAlert.from_report(
+                report,
+                model_name=self._name,
+                model_version=self.reference.version,
+                window_start=datetime.fromtimestamp(window.start, UTC),
+                window_end=datetime.fromtimestamp(window.end, UTC),
+                severity=decision.severity,
+                profile_digest=self.reference.digest,
+                offsets=window.offset_ranges(),
+                windows_drifting=decision.windows_drifting,
+                windows_considered=decision.windows_considered,
+            )
+            path = self._write_report(alert.alert_id, report, window)
+            alert = alert.model_copy(update={"report_path": str(path)})
+            self._metrics.alerts.labels(decision.severity).inc()
+            self._log.warning(
+                "drift_alert",
+                alert_id=alert.alert_id,
+                severity=alert.severity,
+                drifting_features=alert.drifting_features,
+                report_path=alert.report_path,
+            )
+            out.append(
+                OutRecord(
+                    self._settings.topics.alerts,
+                    alert.model_dump_json().encode(),
+                    self._name.encode(),
+                    _HEADERS,
+                )
+            )
+        return out
+
+    def _write_report(self, alert_id: str, report: Any, window: Window) -> Path:
+        self._reports.mkdir(parents=True, exist_ok=True)
+        path = (self._reports / f"drift-{alert_id}.html").resolve()
+        version = self.reference.version if self.reference else "?"
+        html = render_html(
+            report,
+            title=f"Drift alert · {self._name} v{version}",
+            reference_label="training reference",
+            current_label=f"window {_iso(window.start)} → {_iso(window.end)}",
+        )
+        path.write_text(html, encoding="utf-8")
+        return path
+
+    def _switch(self) -> None:
+        pending = self._pending
+        if pending is None:
+            return
+        previous = self.reference.version if self.reference else None
+        self.reference, self._pending = pending, None
+        self.windows = WindowManager.from_config(pending.profile, self._config)
+        self._metrics.profile_version.set(pending.version)
+        self._log.info("reference_profile_loaded", model_version=pending.version, previous=previous)
+
+    def _checkpoint(self) -> OutRecord:
+        if self.windows is None or self.reference is None:
+            raise RuntimeError("checkpoint before a reference profile was loaded")
+        state = {
+            "model_version": self.reference.version,
+            "windows": base64.b64encode(self.windows.to_bytes()).decode(),
+            "policy": self.policy.to_dict(),
+        }
+        return OutRecord(
+            self._settings.topics.drift_state,
+            json.dumps(state).encode(),
+            self._config.group_id.encode(),
+        )
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        reference = Reference.load(self._registry, self._name, int(state["model_version"]))
+        self.reference = reference
+        self._pending = None
+        self.windows = WindowManager.from_bytes(
+            base64.b64decode(state["windows"]), reference.profile
+        )
+        self.policy = AlertPolicy.from_dict(state["policy"], self._config)
+        self._metrics.profile_version.set(reference.version)
+        self._log.info(
+            "window_state_restored",
+            model_version=reference.version,
+            open_windows=len(self.windows.open),
+            events_seen=self.windows.seen,
+        )
+
+    _pending: Reference | None = None
+
+
+def read_checkpoint(settings: Settings) -> dict[str, Any] | None:
+    """The last committed checkpoint of this group, read to the end of the changelog."""
+    topic, key = settings.topics.drift_state, settings.drift.group_id.encode()
+    consumer = Consumer(
+        consumer_config(settings, f"{settings.drift.group_id}-restore-{uuid.uuid4().hex[:8]}")
+    )
+    try:
+        tp = TopicPartition(topic, 0)
+        _, high = consumer.get_watermark_offsets(tp, timeout=settings.kafka.timeout_s)
+        if high <= 0:
+            return None
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        latest: bytes | None = None
+        deadline = time.monotonic() + settings.kafka.timeout_s * 3
+        position = 0
+        while position < high and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.5):
+                if msg.error() is not None:
+                    continue
+                position = (msg.offset() or 0) + 1
+                if msg.key() == key:
+                    latest = msg.value()
+            # Transaction markers take offsets too: stop once the consumer's position passes them.
+            positions = consumer.position([TopicPartition(topic, 0)])
+            position = max(position, positions[0].offset)
+        return json.loads(latest) if latest else None
+    finally:
+        consumer.close()
+
+
+def _event_seconds(event: CustomerEvent, record: Record) -> float:
+    if event.event_time is not None:
+        t = event.event_time
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    return record.timestamp()[1] / 1000.0
+
+
+def _columns(events: list[CustomerEvent]) -> dict[str, Any]:
+    n = len(events)
+    cols: dict[str, Any] = {
+        f: np.fromiter((getattr(e, f) for e in events), np.float64, n) for f in NUMERIC_FEATURES
+    }
+    for f in CATEGORICAL_FEATURES:
+        cols[f] = np.asarray([getattr(e, f).value for e in events], dtype=object)
+    return cols
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat() if np.isfinite(seconds) else "-"
+
+
+def _skip_batch(exc: Exception, batch: Sequence[Record]) -> list[OutRecord]:
+    """The watcher only observes: a batch it cannot judge is logged and passed over (the
+    scorer dead-letters bad events; nothing here may block the scoring path)."""
+    structlog.get_logger(SERVICE).error(
+        "drift_batch_skipped", error_type=type(exc).__name__, error=str(exc), records=len(batch)
+    )
+    return []
+
+
+def run_drift(settings: Settings, stop: threading.Event) -> None:
+    log = structlog.get_logger(SERVICE)
+    check_reachable(settings)
+    registry = CollectorRegistry()
+    metrics = DriftMetrics(registry)
+    model_registry = ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch)
+    handler = DriftHandler(settings, model_registry, metrics, read_checkpoint(settings))
+    handler.idle()
+    processor = BatchProcessor(
+        settings,
+        name=SERVICE,
+        group_id=settings.drift.group_id,
+        topics=[settings.topics.events],
+        handler=handler,
+        on_error=_skip_batch,
+        batch_size=settings.drift.batch_size,
+        batch_timeout_s=settings.drift.batch_timeout_ms / 1000,
+        delivery="exactly-once",
+        transactional_id=f"{settings.drift.group_id}-watcher",
+        registry=registry,
+    )
+
+    def status() -> dict[str, Any]:
+        ref = handler.reference
+        return {
+            "status": "healthy" if ref is not None else "degraded",
+            "service": SERVICE,
+            "model_name": settings.registry.model_name,
+            "profile_version": ref.version if ref else None,
+            "open_windows": len(handler.windows.open) if handler.windows else 0,
+            "late_events": handler.windows.late_events if handler.windows else 0,
+            "input_paused": processor.paused,
+            "last_batch_time": processor.last_batch_at,
+        }
+
+    health = HealthServer(status, registry, settings.drift.http_port).start()
+    log.info("drift_started", group_id=settings.drift.group_id, http_port=health.port)
+    try:
+        processor.run(stop)
+    finally:
+        health.stop()
+        log.info("drift_stopped")

@@ -1,0 +1,121 @@
+"""The drift watcher against the real broker: a drifted stream alerts, a stable one does
+not, and a restart mid-window neither loses nor repeats anything."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consumers.drift import read_checkpoint, run_drift
+from core.drift.alert import DriftAlert
+from core.drift.profile import ReferenceProfile
+from core.drift.windows import WindowManager
+from core.registry import ModelRegistry
+from core.settings import Settings
+from producers.generator import ChurnGenerator
+from producers.scenarios import FeatureShift
+from tests.integration.kafka_io import produce_json, read_committed
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def running_watcher(settings: Settings) -> Iterator[None]:
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            run_drift(settings, stop)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
+        assert not thread.is_alive()
+        assert not errors, errors
+
+
+def configure(settings: Settings, window: int = 1000) -> None:
+    settings.drift.window_events = window
+    settings.drift.min_window_events = 500
+    settings.drift.batch_size = 700
+    settings.scorer.model_poll_s = 0.5
+
+
+def stream(n: int, seed: int, start: int = 0, shifted: bool = False) -> list[dict[str, Any]]:
+    scenarios = [FeatureShift(feature="monthly_charges", shift=35.0)] if shifted else []
+    gen = ChurnGenerator(seed=seed, scenarios=scenarios)
+    return [e for e, _ in gen.events(n, start)]
+
+
+def checkpointed_windows(settings: Settings) -> WindowManager:
+    state = read_checkpoint(settings)
+    assert state is not None
+    registry = ModelRegistry(settings.registry.path)
+    profile = ReferenceProfile.from_dict(
+        registry.reference_profile(settings.registry.model_name, int(state["model_version"]))
+    )
+    return WindowManager.from_bytes(base64.b64decode(state["windows"]), profile)
+
+
+def test_a_drifted_stream_raises_one_alert_with_a_report(
+    settings: Settings, register_model: Callable[..., int]
+) -> None:
+    version = register_model()
+    configure(settings)
+    produce_json(settings, settings.topics.events, stream(6000, seed=21, shifted=True))
+    with running_watcher(settings):
+        alerts = read_committed(settings, settings.topics.alerts, expected=1, timeout_s=90)
+    assert len(alerts) == 1
+    alert = DriftAlert.model_validate_json(alerts[0].value())
+    assert alert.model_version == version
+    assert "monthly_charges" in alert.drifting_features
+    assert alert.current_events == 1000
+    assert alert.offsets
+    assert alert.report_path is not None
+    assert Path(alert.report_path).read_text().startswith("<!doctype html>")
+
+
+def test_a_stable_stream_raises_no_alert(
+    settings: Settings, register_model: Callable[..., int]
+) -> None:
+    register_model()
+    configure(settings)
+    produce_json(settings, settings.topics.events, stream(8000, seed=22))
+    with running_watcher(settings):
+        read_committed(settings, settings.topics.drift_state, expected=1, timeout_s=60, idle_s=6)
+    assert read_committed(settings, settings.topics.alerts, expected=0, idle_s=1) == []
+    assert checkpointed_windows(settings).seen == 8000
+
+
+def test_a_restart_mid_window_loses_and_repeats_nothing(
+    settings: Settings, register_model: Callable[..., int]
+) -> None:
+    register_model()
+    configure(settings)
+    produce_json(settings, settings.topics.events, stream(2500, seed=23, shifted=True))
+    with running_watcher(settings):
+        read_committed(settings, settings.topics.drift_state, expected=1, timeout_s=60, idle_s=4)
+    half = checkpointed_windows(settings)
+    assert half.seen == 2500
+    assert sum(w.events for w in half.open.values()) == 500
+    produce_json(settings, settings.topics.events, stream(3500, seed=23, start=2500, shifted=True))
+    with running_watcher(settings):
+        alerts = read_committed(settings, settings.topics.alerts, expected=1, timeout_s=90)
+    done = checkpointed_windows(settings)
+    assert done.seen == 6000
+    assert not done.open
+    ids = [DriftAlert.model_validate_json(a.value()).alert_id for a in alerts]
+    assert len(ids) == len(set(ids)) == 1
