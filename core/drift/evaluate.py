@@ -203,7 +203,7 @@ def _categorical(
 def _apply_verdicts(results: list[FeatureResult], config: DriftConfig) -> tuple[FeatureResult, ...]:
     """Correct the features' p-values together, then give every test and feature a verdict."""
     analysed = [i for i, r in enumerate(results) if r.analysed]
-    raw_p = [results[i].tests[0].p_value_raw or 1.0 for i in analysed]
+    raw_p = [_first_p(results[i]) for i in analysed]
     adjusted = stats.adjust_pvalues(raw_p, config.correction)
     out = list(results)
     for i, p_adj in zip(analysed, adjusted, strict=True):
@@ -221,6 +221,11 @@ def _apply_verdicts(results: list[FeatureResult], config: DriftConfig) -> tuple[
         drift = any(t.verdict for t in tests if t.name != "chi2")
         out[i] = replace(results[i], tests=tests, drift=drift)
     return tuple(out)
+
+
+def _first_p(result: FeatureResult) -> float:
+    p = result.tests[0].p_value_raw
+    return 1.0 if p is None else p
 
 
 def _numeric_histogram(ref: NumericProfile, cur: NumericAccumulator) -> dict[str, object]:

@@ -30,7 +30,8 @@ from core.drift.profile import (
     IntArray,
     ProfileError,
     ReferenceProfile,
-    category_values,
+    bin_by_edges,
+    category_counts,
     numeric_values,
 )
 from core.errors import StreamscoreError
@@ -74,14 +75,13 @@ class NumericAccumulator:
         self.maximum = max(self.maximum, hi)
 
     def update(self, edges: FloatArray, values: Any) -> None:
-        size = np.asarray(values).size
         x = numeric_values(values)
-        self.missing += int(size - x.size)
+        self.missing += int(len(values) - x.size)
         if x.size == 0:
             return
-        idx = np.searchsorted(edges, x, side="left")
-        self.counts += np.bincount(idx, minlength=self.counts.size)
-        self.sums += np.bincount(idx, weights=x, minlength=self.sums.size)
+        counts, sums = bin_by_edges(edges, x)
+        self.counts += counts
+        self.sums += sums
         mean = float(x.mean())
         self.add_moments(
             int(x.size), mean, float(np.sum((x - mean) ** 2)), float(x.min()), float(x.max())
@@ -131,12 +131,10 @@ class CategoricalAccumulator:
         return sum(self.counts.values())
 
     def update(self, values: Any) -> None:
-        labels = category_values(values)
-        self.missing += int(np.asarray(values).size - labels.size)
-        if labels.size == 0:
-            return
-        for cat, cnt in pd.Series(labels).value_counts(sort=False).items():
-            self.counts[str(cat)] = self.counts.get(str(cat), 0) + int(cnt)
+        counts, missing = category_counts(values)
+        self.missing += missing
+        for cat, cnt in counts.items():
+            self.counts[cat] = self.counts.get(cat, 0) + cnt
 
     def merge(self, other: CategoricalAccumulator) -> None:
         for cat, cnt in other.counts.items():
@@ -202,7 +200,7 @@ class WindowState:
     def update(self, batch: pd.DataFrame | Mapping[str, Any]) -> WindowState:
         """Add a batch of rows: a DataFrame or a mapping of feature name to array."""
         columns = {str(c): batch[c] for c in batch}
-        lengths = {np.asarray(v).size for v in columns.values()}
+        lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
             raise WindowStateError(f"batch columns differ in length: {sorted(lengths)}")
         absent = [f for f in self.profile.features if f not in columns]
