@@ -84,9 +84,13 @@ class InvalidEvent:
     detail: str
 
 
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every value: `json.dumps` with options builds a new one per call."""
+
+
 def encode(event: Mapping[str, Any]) -> bytes:
     """Compact JSON, as every producer here writes a value."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(event).encode()
 
 
 # Variants per kind: (detail, how to damage the event dict or its bytes).
