@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from core.errors import StreamscoreError
 from streamscore import __version__
 
-_COMMANDS = ("broker", "topics", "train", "registry", "produce", "score", "drift")
+_COMMANDS = ("demo", "broker", "topics", "train", "registry", "produce", "score", "drift")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -1,0 +1,48 @@
+"""`streamscore demo`: the whole product, end to end, on the local broker."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from streamscore.cli.runtime import settings_for
+from streamscore.demo import run_demo
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "demo",
+        help="run the end-to-end demo on the local broker",
+        description=(
+            "Start the local Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set), train "
+            "and promote a churn model, run a scorer and a drift watcher, publish a "
+            "stream with bad events and a drift half-way, promote a retrained model "
+            "mid-stream, and show predictions, dead letters and drift alerts."
+        ),
+    )
+    parser.add_argument("--events", type=int, default=20_000, help="events to publish (20000)")
+    parser.add_argument(
+        "--rate", type=float, default=5000.0, help="events per second (default 5000; 0: max)"
+    )
+    parser.add_argument("--keep-broker", action="store_true", help="leave the broker running")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON only")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.events < 2:
+        print("streamscore demo: error: --events must be at least 2", file=sys.stderr)
+        return 2
+    settings = settings_for(args, "demo")
+    result = run_demo(
+        settings,
+        events=args.events,
+        rate=args.rate or None,
+        keep_broker=args.keep_broker,
+        out=None if args.json else sys.stdout,
+    )
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), default=str))
+    return 0 if result.predictions > 0 else 1
