@@ -46,15 +46,24 @@ class RiskLevel(StrEnum):
 class CustomerEvent(BaseModel):
     """`customer-events` value (key: customer_id). Extra fields are accepted and ignored."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        allow_inf_nan=False,
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
 
     customer_id: Identifier
+    """Required; also the record key."""
     event_id: Identifier | None = None
     """Optional: when absent, derived from topic, partition and offset (`topic:p:offset`)."""
     event_time: datetime | None = None
     """RFC 3339; when absent, the Kafka record timestamp."""
     age: int = Field(ge=18, le=120)
+    """Years."""
     tenure_months: int = Field(ge=0, le=1200)
+    """Months as a customer."""
     monthly_charges: float = Field(gt=0, le=1e6)
     total_charges: float = Field(ge=0, le=1e9)
     contract_type: ContractType
@@ -63,19 +72,27 @@ class CustomerEvent(BaseModel):
 class Prediction(BaseModel):
     """`churn-predictions` value (key: customer_id)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     event_id: Identifier
+    """The input's `event_id`, or `topic:partition:offset` when it had none."""
     customer_id: Identifier
     prediction: Literal[0, 1]
+    """1 when `probability` reaches the model's threshold (stored with the version)."""
     probability: float = Field(ge=0, le=1)
     """Probability of churn."""
     risk_level: RiskLevel
+    """low below 0.3, medium below 0.7, high from 0.7."""
     model_name: str
     model_version: int
+    """The registry version that made this prediction."""
     scored_at: datetime
 
 
 class PredictionLog(BaseModel):
     """`prediction-logs` value: one per prediction (`event=prediction`) and per error."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     event: Literal["prediction", "error"]
     level: Literal["info", "warning", "error"]
@@ -109,14 +126,20 @@ class DeadLetterHeaders(StrEnum):
 class Outcome(BaseModel):
     """`customer-outcomes` value (key: customer_id): the observed label of an event."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     event_id: Identifier
+    """The event this label belongs to."""
     customer_id: Identifier
     churned: Literal[0, 1]
     observed_at: datetime
+    """When the outcome became known (after the event)."""
 
 
 class ModelEvent(BaseModel):
     """`model-events` value (key: model name): a registry transition every scorer hears."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     event: Literal["registered", "promoted", "rolled_back"]
     model_name: str
