@@ -9,6 +9,7 @@ a typo must fail at start-up, not silently fall back to a default.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,8 @@ from core.drift.config import DriftConfig
 from core.errors import ConfigError
 from core.registry.config import RegistryConfig
 
+_NOT_SETTINGS = frozenset({"STREAMSCORE_CONFIG", "STREAMSCORE_KAFKA_LIBS"})
+"""Environment variables with the prefix that are read elsewhere, not settings."""
 _SECRET_MARKERS = ("password", "secret", "token", "key", "credential", "jaas")
 _config_file: ContextVar[Path | None] = ContextVar("streamscore_config_file", default=None)
 
@@ -181,6 +184,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: object) ->
     path = Path(raw) if raw else None
     if path is not None and not path.is_file():
         raise ConfigError(f"settings file {path} does not exist")
+    _reject_unknown_env(os.environ)
     token = _config_file.set(path)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
@@ -192,3 +196,26 @@ def load_settings(config_file: Path | str | None = None, **overrides: object) ->
         raise ConfigError(f"invalid settings: {problems}") from None
     finally:
         _config_file.reset(token)
+
+
+def _reject_unknown_env(environ: Mapping[str, str]) -> None:
+    """pydantic-settings ignores env vars that match no field; a typo must not be ignored."""
+    unknown = []
+    for name in environ:
+        if not name.startswith("STREAMSCORE_") or name in _NOT_SETTINGS:
+            continue
+        section, _, key = name[len("STREAMSCORE_") :].lower().partition("__")
+        field = Settings.model_fields.get(section)
+        if field is None:
+            unknown.append(name)
+            continue
+        section_type = field.annotation
+        if (
+            key
+            and isinstance(section_type, type)
+            and issubclass(section_type, BaseModel)
+            and key.split("__")[0] not in section_type.model_fields
+        ):
+            unknown.append(name)
+    if unknown:
+        raise ConfigError(f"unknown settings in the environment: {', '.join(sorted(unknown))}")

@@ -203,3 +203,16 @@ def test_a_promotion_mid_stream_swaps_models_with_no_gap_and_no_duplicate(
     versions = {p.event_id: p.model_version for p in predictions}
     assert {versions[e["event_id"]] for e in first} == {v1}
     assert {versions[e["event_id"]] for e in second} == {v2}
+
+
+def test_at_least_once_mode_scores_every_event_without_transactions(
+    settings: Settings, register_model: Callable[..., int]
+) -> None:
+    register_model()
+    settings.scorer.delivery = "at-least-once"
+    sent = events(1000)
+    produce_json(settings, settings.topics.events, sent)
+    with running_scorer(settings):
+        records = read_committed(settings, settings.topics.predictions, expected=1000)
+    ids = {Prediction.model_validate_json(r.value()).event_id for r in records}
+    assert ids == {e["event_id"] for e in sent}

@@ -1,0 +1,63 @@
+"""Settings: one object, env and file sources, and typos that fail loudly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import KafkaConfig, load_settings
+
+
+def test_env_vars_set_nested_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMSCORE_SCORER__BATCH_SIZE", "123")
+    monkeypatch.setenv("STREAMSCORE_KAFKA__CLIENT", '{"security.protocol": "SSL"}')
+    settings = load_settings()
+    assert settings.scorer.batch_size == 123
+    assert settings.kafka.client == {"security.protocol": "SSL"}
+
+
+def test_a_toml_file_is_read_and_env_vars_win_over_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[scorer]\nbatch_size = 7\ngroup_id = "g"\n[topics]\nevents = "in"\n')
+    monkeypatch.setenv("STREAMSCORE_SCORER__BATCH_SIZE", "9")
+    settings = load_settings(path)
+    assert (settings.scorer.batch_size, settings.scorer.group_id) == (9, "g")
+    assert settings.topics.events == "in"
+
+
+@pytest.mark.parametrize(
+    "name", ["STREAMSCORE_SCORERR__BATCH_SIZE", "STREAMSCORE_SCORER__BATCH_SISE", "STREAMSCORE_X"]
+)
+def test_an_unknown_env_setting_is_an_error_naming_it(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, "1")
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
+
+
+def test_an_unknown_file_key_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("[scorer]\nbatch_sise = 7\n")
+    with pytest.raises(ConfigError, match=r"scorer\.batch_sise"):
+        load_settings(path)
+
+
+def test_an_invalid_value_is_an_error_naming_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMSCORE_SCORER__DELIVERY", "twice")
+    with pytest.raises(ConfigError, match=r"scorer\.delivery"):
+        load_settings()
+
+
+def test_a_missing_settings_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_secret_client_options_are_masked_for_logs() -> None:
+    kafka = KafkaConfig(client={"sasl.password": "hunter2", "security.protocol": "SASL_SSL"})
+    assert kafka.redacted_client() == {"sasl.password": "***", "security.protocol": "SASL_SSL"}
