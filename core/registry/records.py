@@ -49,7 +49,7 @@ def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
 class ModelVersion(BaseModel):
     """One registered version, as every consumer of the registry sees it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     version: int

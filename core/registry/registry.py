@@ -20,25 +20,23 @@ index, and the very bytes that were hashed are the ones loaded.
 
 from __future__ import annotations
 
-import functools
-import getpass
-import io
 import json
-import os
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import joblib
-
 from core.logging import get_logger
+from core.registry.encoding import (
+    dump_model,
+    json_bytes,
+    load_model,
+    require_fitted,
+    writer_identity,
+)
 from core.registry.environment import library_versions, unsupported_differences
 from core.registry.exceptions import (
     ArtifactIntegrityError,
     ArtifactLoadError,
-    ArtifactMissing,
-    InvalidName,
     InvalidRegistration,
     InvalidStage,
     LibraryVersionMismatch,
@@ -48,6 +46,14 @@ from core.registry.exceptions import (
     RegistryCorrupted,
 )
 from core.registry.feature_schema import schema_from_model
+from core.registry.files import (
+    ARTIFACT,
+    METADATA,
+    PROFILE,
+    RegistryFiles,
+    index_key,
+    version_key,
+)
 from core.registry.names import validate_name, validate_version
 from core.registry.records import (
     STAGES,
@@ -57,16 +63,12 @@ from core.registry.records import (
     Transition,
     VerifyResult,
     VersionEntry,
-    canonical_json,
     finite_metrics,
     sha256_hex,
 )
 from core.registry.storage import LocalStorage, Storage
 
 MismatchPolicy = Literal["warn", "refuse"]
-ARTIFACT = "model.joblib"
-PROFILE = "profile.json"
-METADATA = "metadata.json"
 MAX_TRIGGER_LENGTH = 64
 
 
@@ -86,7 +88,7 @@ class ModelRegistry:
             )
         self.root = Path(root)
         self.on_version_mismatch: MismatchPolicy = on_version_mismatch
-        self._storage: Storage = storage if storage is not None else LocalStorage(self.root)
+        self._files = RegistryFiles(storage if storage is not None else LocalStorage(self.root))
         self._log = get_logger(component="registry")
 
     # ---- writes -------------------------------------------------------------------------
@@ -111,7 +113,7 @@ class ModelRegistry:
         """
         name = validate_name(name)
         parent = validate_version(parent_version) if parent_version is not None else None
-        _require_fitted(model)
+        require_fitted(model)
         if not trigger or len(trigger) > MAX_TRIGGER_LENGTH:
             raise InvalidRegistration(f"trigger must be 1-{MAX_TRIGGER_LENGTH} characters")
         try:
@@ -121,17 +123,15 @@ class ModelRegistry:
         if not isinstance(reference_profile, dict):
             raise InvalidRegistration("reference_profile must be a JSON object (dict)")
         schema = feature_schema if feature_schema is not None else schema_from_model(model)
-        profile_bytes = _json_bytes("reference_profile", reference_profile, canonical=True)
-        for label, value in (
-            ("metadata", metadata),
-            ("feature_schema", schema),
-            ("training_summary", training_summary or {}),
-        ):
-            _json_bytes(label, value)
-        artifact = _dump(model)
+        summary = training_summary or {}
+        profile_bytes = json_bytes("reference_profile", reference_profile, canonical=True)
+        for label, value in (("metadata", metadata), ("feature_schema", schema)):
+            json_bytes(label, value)
+        json_bytes("training_summary", summary)
+        artifact = dump_model(model)
 
-        with self._storage.lock(_lock_key(name)):
-            index = self._read_index(name) or ModelIndex(name=name)
+        with self._files.lock(name):
+            index = self._files.read_index(name) or ModelIndex(name=name)
             if parent is not None and index.entry(parent) is None:
                 raise ModelNotFound(name, parent)
             version = max((e.version for e in index.versions), default=0) + 1
@@ -146,30 +146,31 @@ class ModelRegistry:
                 metadata=metadata,
                 feature_schema=schema,
                 library_versions=library_versions(),
-                training_summary=training_summary or {},
+                training_summary=summary,
                 parent_version=parent,
                 trigger=trigger,
                 profile_digest=sha256_hex(profile_bytes),
                 artifact=ARTIFACT,
             )
-            metadata_bytes = _json_bytes(
+            record_bytes = json_bytes(
                 "metadata", record.model_dump(mode="json", exclude={"stages"})
             )
-            self._storage.write_bytes(_version_key(name, version, ARTIFACT), artifact)
-            self._storage.write_bytes(_version_key(name, version, PROFILE), profile_bytes)
-            self._storage.write_bytes(_version_key(name, version, METADATA), metadata_bytes)
+            # Files first, index last: the index never names a version with missing files.
+            self._files.write_version_file(name, version, ARTIFACT, artifact)
+            self._files.write_version_file(name, version, PROFILE, profile_bytes)
+            self._files.write_version_file(name, version, METADATA, record_bytes)
             entry = VersionEntry(
                 version=version,
                 created_at=now,
                 sha256=record.sha256,
                 size=record.size,
-                metadata_sha256=sha256_hex(metadata_bytes),
+                metadata_sha256=sha256_hex(record_bytes),
                 profile_sha256=record.profile_digest,
             )
             transition = Transition(
-                at=now, event="registered", to_version=version, reason=trigger, by=_writer()
+                at=now, event="registered", to_version=version, reason=trigger, by=writer_identity()
             )
-            self._write_index(
+            self._files.write_index(
                 index.model_copy(
                     update={
                         "versions": [*index.versions, entry],
@@ -191,12 +192,12 @@ class ModelRegistry:
         name = validate_name(name)
         version = validate_version(version)
         target = _stage(stage)
-        with self._storage.lock(_lock_key(name)):
-            index = self._require_index(name)
+        with self._files.lock(name):
+            index = self._files.require_index(name)
             entry = index.entry(version)
             if entry is None:
                 raise ModelNotFound(name, version)
-            self._read_checked(_version_key(name, version, ARTIFACT), entry.sha256, entry.size)
+            self._files.read_artifact(name, entry)
             if target == "production":
                 before = index.production_version
                 stack = index.production if before == version else [*index.production, version]
@@ -211,10 +212,10 @@ class ModelRegistry:
                 from_version=before,
                 to_version=version,
                 reason=reason,
-                by=_writer(),
+                by=writer_identity(),
             )
             index = index.model_copy(update={**update, "history": [*index.history, transition]})
-            self._write_index(index)
+            self._files.write_index(index)
         self._log.info(
             "model.promoted", model_name=name, version=version, stage=target, previous=before
         )
@@ -223,8 +224,8 @@ class ModelRegistry:
     def rollback(self, name: str, reason: str = "") -> ModelVersion:
         """Return production to the version it pointed at before the current one."""
         name = validate_name(name)
-        with self._storage.lock(_lock_key(name)):
-            index = self._require_index(name)
+        with self._files.lock(name):
+            index = self._files.require_index(name)
             if not index.production:
                 raise NoProductionModel(name)
             if len(index.production) < 2:
@@ -232,8 +233,8 @@ class ModelRegistry:
             current, previous = index.production[-1], index.production[-2]
             entry = index.entry(previous)
             if entry is None:  # excluded by ModelIndex.problems(); kept for the type checker
-                raise RegistryCorrupted(self._storage.locate(_index_key(name)), "bad stack")
-            self._read_checked(_version_key(name, previous, ARTIFACT), entry.sha256, entry.size)
+                raise RegistryCorrupted(self._files.locate(index_key(name)), "bad stack")
+            self._files.read_artifact(name, entry)
             transition = Transition(
                 at=datetime.now(UTC),
                 event="rolled_back",
@@ -241,7 +242,7 @@ class ModelRegistry:
                 from_version=current,
                 to_version=previous,
                 reason=reason,
-                by=_writer(),
+                by=writer_identity(),
             )
             index = index.model_copy(
                 update={
@@ -249,7 +250,7 @@ class ModelRegistry:
                     "history": [*index.history, transition],
                 }
             )
-            self._write_index(index)
+            self._files.write_index(index)
         self._log.info("model.rolled_back", model_name=name, version=previous, previous=current)
         return self._version(index, entry)
 
@@ -257,13 +258,13 @@ class ModelRegistry:
 
     def production_version(self, name: str) -> int | None:
         """The production version, or None; reads one small file, loads no artifact."""
-        index = self._read_index(validate_name(name))
+        index = self._files.read_index(validate_name(name))
         return index.production_version if index else None
 
     def production(self, name: str) -> tuple[Any, ModelVersion]:
         """The verified production model and its version; NoProductionModel when none."""
         name = validate_name(name)
-        index = self._read_index(name)
+        index = self._files.read_index(name)
         version = index.production_version if index else None
         if index is None or version is None:
             raise NoProductionModel(name)
@@ -271,41 +272,30 @@ class ModelRegistry:
 
     def load(self, name: str, version: int) -> Any:
         """The estimator of one version, only after its bytes match the recorded SHA-256."""
-        model, _ = self._load(self._require_index(validate_name(name)), validate_version(version))
+        index = self._files.require_index(validate_name(name))
+        model, _ = self._load(index, validate_version(version))
         return model
 
     def get(self, name: str, version: int) -> ModelVersion:
-        index = self._require_index(validate_name(name))
-        version = validate_version(version)
-        entry = index.entry(version)
-        if entry is None:
-            raise ModelNotFound(index.name, version)
-        return self._version(index, entry)
+        index = self._files.require_index(validate_name(name))
+        return self._version(index, self._entry(index, version))
 
     def versions(self, name: str) -> list[ModelVersion]:
-        index = self._require_index(validate_name(name))
+        index = self._files.require_index(validate_name(name))
         return [self._version(index, entry) for entry in index.versions]
 
     def models(self) -> list[str]:
-        """Names of the registered models (folders with an index)."""
-        return [
-            name
-            for name in self._storage.list("")
-            if _is_valid_name(name) and self._storage.exists(_index_key(name))
-        ]
+        """Names of the registered models."""
+        return self._files.models()
 
     def history(self, name: str) -> list[Transition]:
-        return list(self._require_index(validate_name(name)).history)
+        return list(self._files.require_index(validate_name(name)).history)
 
     def reference_profile(self, name: str, version: int) -> dict[str, Any]:
         """The reference profile stored with a version, checked against its digest."""
-        index = self._require_index(validate_name(name))
-        version = validate_version(version)
-        entry = index.entry(version)
-        if entry is None:
-            raise ModelNotFound(index.name, version)
-        key = _version_key(index.name, version, PROFILE)
-        data = self._read_checked(key, entry.profile_sha256, None)
+        index = self._files.require_index(validate_name(name))
+        entry = self._entry(index, version)
+        data = self._files.read_checked(index.name, entry.version, PROFILE, entry.profile_sha256)
         profile: dict[str, Any] = json.loads(data)
         return profile
 
@@ -315,16 +305,18 @@ class ModelRegistry:
             if version is not None:
                 raise ModelNotFound("<any>", version)
             return [r for model in self.models() for r in self.verify(model)]
-        index = self._require_index(validate_name(name))
-        entries = index.versions
-        if version is not None:
-            wanted = validate_version(version)
-            entries = [e for e in entries if e.version == wanted]
-            if not entries:
-                raise ModelNotFound(index.name, wanted)
+        index = self._files.require_index(validate_name(name))
+        entries = index.versions if version is None else [self._entry(index, version)]
         return [self._verify_entry(index.name, entry) for entry in entries]
 
     # ---- internals ------------------------------------------------------------------------
+
+    def _entry(self, index: ModelIndex, version: int) -> VersionEntry:
+        wanted = validate_version(version)
+        entry = index.entry(wanted)
+        if entry is None:
+            raise ModelNotFound(index.name, wanted)
+        return entry
 
     def _verify_entry(self, name: str, entry: VersionEntry) -> VerifyResult:
         problems: list[str] = []
@@ -335,30 +327,22 @@ class ModelRegistry:
         )
         for filename, sha, size in checks:
             try:
-                self._read_checked(_version_key(name, entry.version, filename), sha, size)
+                self._files.read_checked(name, entry.version, filename, sha, size)
             except ArtifactIntegrityError as exc:
                 problems.append(str(exc))
         if not problems:
-            record = self._record(name, entry)
+            record = self._files.read_record(name, entry)
             if record.sha256 != entry.sha256 or record.profile_digest != entry.profile_sha256:
                 problems.append("metadata.json disagrees with the index")
-        folder = self._storage.locate(_version_key(name, entry.version, ARTIFACT))
+        folder = Path(self._files.locate(version_key(name, entry.version, ARTIFACT))).parent
         return VerifyResult(
-            name=name,
-            version=entry.version,
-            ok=not problems,
-            problems=problems,
-            path=str(Path(folder).parent),
+            name=name, version=entry.version, ok=not problems, problems=problems, path=str(folder)
         )
 
     def _load(self, index: ModelIndex, version: int) -> tuple[Any, ModelVersion]:
-        entry = index.entry(version)
-        if entry is None:
-            raise ModelNotFound(index.name, version)
+        entry = self._entry(index, version)
         record = self._version(index, entry)
-        data = self._read_checked(
-            _version_key(index.name, version, ARTIFACT), entry.sha256, entry.size
-        )
+        data = self._files.read_artifact(index.name, entry)
         problems = unsupported_differences(record.library_versions, library_versions())
         if problems:
             if self.on_version_mismatch == "refuse":
@@ -370,7 +354,7 @@ class ModelRegistry:
                 problems=problems,
             )
         try:
-            model = joblib.load(io.BytesIO(data))
+            model = load_model(data)
         except Exception as exc:
             raise ArtifactLoadError(
                 f"model {index.name!r} version {version} could not be unpickled: "
@@ -379,58 +363,8 @@ class ModelRegistry:
         return model, record
 
     def _version(self, index: ModelIndex, entry: VersionEntry) -> ModelVersion:
-        record = self._record(index.name, entry)
+        record = self._files.read_record(index.name, entry)
         return record.model_copy(update={"stages": index.stages_of(entry.version)})
-
-    def _record(self, name: str, entry: VersionEntry) -> ModelVersion:
-        data = self._read_checked(
-            _version_key(name, entry.version, METADATA), entry.metadata_sha256, None
-        )
-        return ModelVersion.model_validate_json(data)
-
-    def _read_checked(self, key: str, sha256: str, size: int | None) -> bytes:
-        """The bytes of `key`, or a named error when they are missing or not as recorded."""
-        try:
-            data = self._storage.read_bytes(key)
-        except FileNotFoundError:
-            raise ArtifactMissing(self._storage.locate(key)) from None
-        if size is not None and len(data) != size:
-            raise ArtifactIntegrityError(
-                self._storage.locate(key), f"size {len(data)} bytes, recorded {size}"
-            )
-        actual = sha256_hex(data)
-        if actual != sha256:
-            raise ArtifactIntegrityError(
-                self._storage.locate(key), f"SHA-256 {actual[:12]}…, recorded {sha256[:12]}…"
-            )
-        return data
-
-    def _read_index(self, name: str) -> ModelIndex | None:
-        key = _index_key(name)
-        try:
-            data = self._storage.read_bytes(key)
-        except FileNotFoundError:
-            return None
-        try:
-            index = ModelIndex.model_validate_json(data)
-        except ValueError as exc:
-            raise RegistryCorrupted(self._storage.locate(key), str(exc).splitlines()[0]) from None
-        problems = index.problems()
-        if index.name != name:
-            problems.append(f"index is for model {index.name!r}")
-        if problems:
-            raise RegistryCorrupted(self._storage.locate(key), "; ".join(problems))
-        return index
-
-    def _require_index(self, name: str) -> ModelIndex:
-        index = self._read_index(name)
-        if index is None:
-            raise ModelNotFound(name)
-        return index
-
-    def _write_index(self, index: ModelIndex) -> None:
-        data = json.dumps(index.model_dump(mode="json"), indent=1).encode()
-        self._storage.write_bytes(_index_key(index.name), data)
 
     # Last in the class body: as a method name, `list` would shadow the builtin in
     # the annotations of every method defined after it.
@@ -439,74 +373,8 @@ class ModelRegistry:
         return [mv for name in self.models() for mv in self.versions(name)]
 
 
-def _index_key(name: str) -> str:
-    return f"{name}/index.json"
-
-
-def _lock_key(name: str) -> str:
-    return f"{name}/.lock"
-
-
-def _version_key(name: str, version: int, filename: str) -> str:
-    return f"{name}/versions/{version}/{filename}"
-
-
-def _is_valid_name(name: str) -> bool:
-    try:
-        validate_name(name)
-    except InvalidName:
-        return False
-    return True
-
-
 def _stage(stage: str) -> Stage:
     for known in STAGES:
         if stage == known:
             return known
     raise InvalidStage(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
-
-
-def _json_bytes(label: str, value: Any, *, canonical: bool = False) -> bytes:
-    """JSON bytes of a value that must survive a round trip exactly (no NaN, str keys)."""
-    try:
-        if canonical:
-            return canonical_json(value)
-        return json.dumps(value, indent=1, sort_keys=True, allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        raise InvalidRegistration(f"{label} is not plain JSON: {exc}") from None
-
-
-def _require_fitted(model: Any) -> None:
-    from sklearn.base import BaseEstimator
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    if not isinstance(model, BaseEstimator):
-        raise InvalidRegistration(f"{type(model).__name__} is not a scikit-learn estimator")
-    try:
-        check_is_fitted(model)
-    except NotFittedError:
-        raise InvalidRegistration(f"{type(model).__name__} is not fitted") from None
-
-
-def _dump(model: Any) -> bytes:
-    buffer = io.BytesIO()
-    try:
-        joblib.dump(model, buffer)
-    except Exception as exc:
-        raise InvalidRegistration(f"the model cannot be serialized with joblib: {exc}") from exc
-    return buffer.getvalue()
-
-
-def _writer() -> str:
-    """user@host (pid N): who made a transition, for the audit history."""
-    return f"{_user_at_host()} (pid {os.getpid()})"
-
-
-@functools.cache
-def _user_at_host() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"

@@ -338,12 +338,12 @@ def test_a_writer_gives_up_with_registry_busy_when_the_lock_stays_taken(tmp_path
 
 @pytest.fixture
 def no_unpickling(monkeypatch):
-    """Fails the test if anything reaches joblib.load."""
+    """Fails the test if anything reaches the unpickler."""
 
     def refuse(*_: Any, **__: Any) -> None:
         raise AssertionError("an unverified artifact was unpickled")
 
-    monkeypatch.setattr(registry_module.joblib, "load", refuse)
+    monkeypatch.setattr(registry_module, "load_model", refuse)
 
 
 def test_a_tampered_artifact_is_never_loaded(registry, model, no_unpickling):

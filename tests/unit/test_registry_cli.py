@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from streamscore.cli import main
 
@@ -16,6 +18,14 @@ from streamscore.cli import main
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("STREAMSCORE_CONFIG", "STREAMSCORE_REGISTRY__PATH"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def restore_logging() -> Iterator[None]:
+    """The commands point structlog at the captured stderr; later tests must not log there."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(scope="module")

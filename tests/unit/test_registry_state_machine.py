@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -128,4 +129,4 @@ class RegistryMachine(RuleBasedStateMachine):
 
 
 RegistryMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
-test_registry_matches_a_simple_model = RegistryMachine.TestCase
+test_registry_matches_a_simple_model = pytest.mark.slow(RegistryMachine.TestCase)
