@@ -40,7 +40,9 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        # Without an explicit stream, write to whatever sys.stdout is at each call, so a
+        # replaced stdout (tests, daemonizing) never leaves loggers on a closed file.
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
 

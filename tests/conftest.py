@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from core.kafka.admin import ensure_topics
 from core.kafka.local_broker import LocalBroker
@@ -38,6 +39,14 @@ def _docker_answers() -> bool:
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts and ends with structlog's defaults (a CLI test configures it)."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")
