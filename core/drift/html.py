@@ -127,7 +127,11 @@ def _overview(report: DriftReport) -> str:
     rows = []
     for f in report.features:
         effects = ", ".join(
-            f"{t.name} {fmt(t.statistic)}" for t in f.tests if t.name not in ("chi2",)
+            f"<span class='yes'>{t.name} {fmt(t.statistic)}</span>"
+            if t.verdict
+            else f"{t.name} {fmt(t.statistic)}"
+            for t in f.tests
+            if t.name != "chi2"
         )
         p = f.tests[0].p_value if f.tests else None
         rows.append(
