@@ -65,6 +65,8 @@ class PublishReport:
     """Whole run, including waiting for outcomes and the final flush."""
     interrupted: bool = False
     """Stopped by Ctrl-C: what was sent is still flushed and counted."""
+    outcomes_dropped: int = 0
+    """Outcomes still waiting out their delay when the run was interrupted."""
 
     @property
     def ok(self) -> bool:
@@ -86,6 +88,7 @@ class PublishReport:
             "events_per_s": round(self.events_per_s, 1),
             "elapsed_s": round(self.elapsed_s, 3),
             "interrupted": self.interrupted,
+            "outcomes_dropped": self.outcomes_dropped,
             "ok": self.ok,
         }
 
@@ -185,7 +188,7 @@ class Progress:
         if enabled and self._stream.isatty():
             self._bar = tqdm(total=total, unit="ev", file=self._stream, smoothing=0.1)
         self._start = time.monotonic()
-        self._next_line = self._start + every_s
+        self._next_line = self._start + (1.0 if self._bar is not None else every_s)
         self._shown = 0
 
     def update(self, now: float) -> None:
@@ -193,6 +196,10 @@ class Progress:
         if self._bar is not None:
             self._bar.update(sent - self._shown)
             self._shown = sent
+            if now >= self._next_line:
+                self._next_line = now + 1.0
+                e = self._report.events
+                self._bar.set_postfix(acked=e.acknowledged, failed=e.failed, refresh=False)
         elif self._enabled and now >= self._next_line:
             self._next_line = now + self._every_s
             self._line(now)
@@ -246,6 +253,7 @@ def publish(
         run.drain_outcomes(bar)
     except KeyboardInterrupt:
         report.interrupted = True
+        report.outcomes_dropped = len(run.queue) if run.queue is not None else 0
     finally:
         bar.close()
     run.publisher.finish(flush_timeout_s)
@@ -290,6 +298,7 @@ class _Run:
                 due = pacer.due(i)
                 while now < due:
                     self.release_outcomes(now)
+                    bar.update(now)
                     wait = due - now
                     if wait >= 0.002:
                         self.publisher.serve(min(wait, 0.05))
