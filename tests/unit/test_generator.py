@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import itertools
 import json
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from core.features import CONTRACT_TYPES, FEATURES, TARGET
 from core.schemas import CustomerEvent
 from core.training import build_pipeline
+from producers import generator, invalid
 from producers.generator import BLOCK, CONTRACT_MIX, EPOCH, ChurnGenerator
 from producers.scenarios import ConceptDrift
 
@@ -173,3 +175,11 @@ def test_a_model_trained_on_reference_data_loses_its_auc_under_concept_drift(
     before, after = stream.iloc[:10_000], stream.iloc[10_000:]
     assert _auc(model, before) > STABLE_AUC_FLOOR
     assert _auc(model, after) < 0.35
+
+
+@pytest.mark.parametrize("module", [generator, invalid], ids=lambda m: m.__name__)
+def test_the_seeded_docstring_examples_hold(module: object) -> None:
+    """`producers` is outside pytest's doctest paths, so its examples are run here."""
+    result = doctest.testmod(module)  # type: ignore[arg-type]
+    assert result.attempted > 0
+    assert result.failed == 0
