@@ -11,8 +11,9 @@ The process (constants below; the table is in docs/producers.md):
 3. age = round(18 + 60 × Beta(2, 2.6));
 4. monthly_charges: 22 % basic plans near 20, the rest Normal(72, 20), clipped;
 5. total_charges = tenure × monthly × LogNormal(0, 0.05), so it matches tenure;
-6. churned ~ Bernoulli(sigmoid(logit)), logit linear in the features: month-to-month and
-   short tenure churn more, long contracts less, high charges more.
+6. churned ~ Bernoulli(sigmoid(logit)), logit linear in the features
+   (`producers.relation`): month-to-month and short tenure churn more, long contracts
+   less, high charges more.
 
 Every row's randomness is drawn before any scenario applies, in a fixed order, from a
 stream keyed by (seed, block of 8192 event indexes). So event i is the same whatever
@@ -46,6 +47,8 @@ import pandas as pd
 from scipy.special import betaincinv, expit
 
 from core.features import CONTRACT_TYPES, FEATURES, TARGET
+from producers.extras import extra_fields
+from producers.relation import ALTERNATIVE_RELATION, REFERENCE_RELATION
 from producers.scenarios import ConceptDrift, ContractMix, FeatureShift, NewCategory, Scenario
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,12 +76,6 @@ BASIC_PLAN_SHARE: Final = 0.22
 TOTAL_NOISE_SIGMA: Final = 0.05
 """Log-scale noise of total charges around tenure × monthly charges (price changes)."""
 
-EXTRA_FIELDS_SHARE: Final = 0.5
-"""Share of events carrying optional extra fields, PII-like ones included."""
-
-NESTED_PII_SHARE: Final = 0.1
-"""Share of events with PII nested one level down, to exercise deep sanitising."""
-
 # Feature bounds of `core.schemas.CustomerEvent`: shifted features are clipped to them.
 _BOUNDS: Final[Mapping[str, tuple[float, float]]] = {
     "age": (18, 120),
@@ -90,60 +87,6 @@ _INTEGER_FEATURES: Final = frozenset({"age", "tenure_months"})
 
 _EVENTS_STREAM: Final = 1
 _REFERENCE_STREAM: Final = 2
-_EXTRAS_STREAM: Final = 3
-
-_FIRST_NAMES: Final = ("Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Goran", "Hana", "Ivan")
-_LAST_NAMES: Final = ("Silva", "Okafor", "Novak", "Tanaka", "Berg", "Moreau", "Khan", "Lopez")
-_CHANNELS: Final = ("web", "store", "phone", "partner")
-
-
-@dataclass(frozen=True)
-class ChurnRelation:
-    """A logit linear in the features; centred so the intercept reads as a base rate."""
-
-    intercept: float
-    contract: Mapping[str, float]
-    """Logit effect per contract type."""
-    tenure: float
-    """Per month of tenure."""
-    monthly: float
-    """Per currency unit of monthly charges above 70."""
-    age: float
-    """Per year of age above 44."""
-
-    def logit(
-        self,
-        contract_effect: FloatArray,
-        tenure: IntArray,
-        monthly: FloatArray,
-        age: IntArray,
-    ) -> FloatArray:
-        return (
-            self.intercept
-            + contract_effect
-            + self.tenure * tenure
-            + self.monthly * (monthly - 70.0)
-            + self.age * (age - 44.0)
-        )
-
-
-REFERENCE_RELATION: Final = ChurnRelation(
-    intercept=0.3,
-    contract={"month-to-month": 0.0, "one_year": -1.6, "two_year": -2.9},
-    tenure=-0.035,
-    monthly=0.018,
-    age=-0.01,
-)
-"""How churn depends on the features before any concept drift."""
-
-ALTERNATIVE_RELATION: Final = ChurnRelation(
-    intercept=-2.6,
-    contract={"month-to-month": 0.0, "one_year": 0.8, "two_year": 1.4},
-    tenure=0.03,
-    monthly=-0.02,
-    age=0.01,
-)
-"""What `ConceptDrift` moves towards: a competitor's offer poaching loyal customers."""
 
 
 LabelledEvent = tuple[dict[str, Any], int]
@@ -386,7 +329,7 @@ class ChurnGenerator:
             np.int64
         )
         times = np.datetime_as_string(micros.astype("datetime64[us]"), unit="ms")
-        extras = self._extras(batch.index)
+        extras = extra_fields(self.seed, batch.index, BLOCK)
         prefix = self.id_prefix
         rows = zip(
             batch.index.tolist(),
@@ -414,30 +357,6 @@ class ChurnGenerator:
             if extra:
                 event.update(extra)
             yield event, churned
-
-    def _extras(self, index: IntArray) -> list[dict[str, Any] | None]:
-        """Optional extra fields per row, from their own stream (features never move)."""
-        out: list[dict[str, Any] | None] = [None] * len(index)
-        block = int(index[0]) // BLOCK
-        rng = np.random.default_rng([self.seed, _EXTRAS_STREAM, block])
-        picks = rng.random((BLOCK, 5))[index - block * BLOCK]
-        has = picks[:, 0] < EXTRA_FIELDS_SHARE
-        nested = picks[:, 1] < NESTED_PII_SHARE
-        first = (picks[:, 2] * len(_FIRST_NAMES)).astype(int)
-        last = (picks[:, 3] * len(_LAST_NAMES)).astype(int)
-        channel = (picks[:, 4] * len(_CHANNELS)).astype(int)
-        for row in np.flatnonzero(has).tolist():
-            i = int(index[row])
-            given, family = _FIRST_NAMES[first[row]], _LAST_NAMES[last[row]]
-            extra: dict[str, Any] = {
-                "name": f"{given} {family}",
-                "email": f"{given.lower()}.{family.lower()}{i % 1000}@example.com",
-                "channel": _CHANNELS[channel[row]],
-            }
-            if nested[row]:
-                extra["profile"] = {"phone": f"+1-555-{i % 10_000:04d}", "address": "1 Main St"}
-            out[row] = extra
-        return out
 
 
 def _block_ranges(start: int, n: int) -> Iterator[tuple[int, int]]:

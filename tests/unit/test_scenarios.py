@@ -15,11 +15,8 @@ import pytest
 from scipy.stats import ks_2samp
 
 from core.features import CONTRACT_TYPES, NUMERIC_FEATURES
-from producers.generator import (
-    REFERENCE_RELATION,
-    ChurnGenerator,
-    CustomerBatch,
-)
+from producers.generator import ChurnGenerator, CustomerBatch
+from producers.relation import REFERENCE_RELATION
 from producers.scenarios import (
     PRESETS,
     ConceptDrift,
