@@ -164,7 +164,7 @@ class LocalBroker:
         classpath = f"{self.libs}/*"
 
         if not (data_dir / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = _cluster_id()
             fmt = subprocess.run(
                 [
                     java,
@@ -270,6 +270,15 @@ class LocalBroker:
                 text += path.read_text(errors="replace")
         tail = [line for line in text.strip().splitlines() if line.strip()][-lines:]
         return " | ".join(tail) or "(empty)"
+
+
+def _cluster_id() -> str:
+    """A random Kafka cluster id (base64url of a UUID) that the storage tool's argument
+    parser cannot mistake for an option, i.e. one not starting with '-'."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def java_check() -> str:
