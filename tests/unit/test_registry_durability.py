@@ -259,3 +259,23 @@ def test_concurrent_promoters_are_serialized_and_every_transition_is_recorded(tm
         assert mine == [f"w{w}-{k}" for k in range(promotions)]
     assert reads > 0
     assert json.loads((tmp_path / "churn" / "index.json").read_text())["format"] == 1
+
+
+def test_threads_of_one_process_are_serialized_like_processes(tmp_path):
+    """Each call takes its own lock handle, so threads exclude each other too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = ModelRegistry(tmp_path)
+    for _ in range(2):
+        registry.register("churn", small_model(), {}, {}, reference_profile=PROFILE)
+
+    def promote_many(worker: int) -> None:
+        for k in range(25):
+            registry.promote("churn", 1 + (worker + k) % 2, reason=f"t{worker}-{k}")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(promote_many, range(4)))
+    index = assert_valid(tmp_path)
+    assert sorted(t.reason for t in index.history if t.event == "promoted") == sorted(
+        f"t{w}-{k}" for w in range(4) for k in range(25)
+    )
