@@ -215,10 +215,9 @@ class ChurnGenerator:
         """Rows `start_index .. start_index + n - 1` of the event stream, vectorised."""
         if n < 0 or start_index < 0:
             raise ValueError("n and start_index must be >= 0")
-        parts = [self._block_rows(lo, hi) for lo, hi in _block_ranges(start_index, n)]
-        if not parts:
-            return self._simulate(np.empty(0, np.int64), _Draws.of(np.random.default_rng(0), 0), [])
-        return _concat(parts)
+        if n == 0:
+            return self._block_rows(start_index, start_index)
+        return _concat([self._block_rows(lo, hi) for lo, hi in _block_ranges(start_index, n)])
 
     def events(self, n: int | None, start_index: int = 0) -> Iterator[LabelledEvent]:
         """Labelled events from `start_index` on; `n=None` never ends.
@@ -228,11 +227,8 @@ class ChurnGenerator:
         index = start_index
         end = None if n is None else start_index + n
         while end is None or index < end:
-            hi = (
-                (index // BLOCK + 1) * BLOCK
-                if end is None
-                else min((index // BLOCK + 1) * BLOCK, end)
-            )
+            block_end = (index // BLOCK + 1) * BLOCK
+            hi = block_end if end is None else min(block_end, end)
             batch = self._block_rows(index, hi)
             yield from self._to_events(batch)
             index = hi

@@ -254,6 +254,9 @@ def publish(
     except KeyboardInterrupt:
         report.interrupted = True
         report.outcomes_dropped = len(run.queue) if run.queue is not None else 0
+    except Exception:
+        run.publisher.finish(flush_timeout_s)  # what was sent still lands before we fail
+        raise
     finally:
         bar.close()
     run.publisher.finish(flush_timeout_s)

@@ -68,6 +68,13 @@ def test_an_event_is_the_same_however_the_stream_is_chunked() -> None:
     assert list(itertools.islice(gen.events(None, start), 400)) == whole[start : start + 400]
 
 
+def test_an_empty_batch_has_every_column_and_no_rows() -> None:
+    batch = ChurnGenerator(seed=5, scenarios=[ConceptDrift()]).batch(0, start_index=10)
+    assert len(batch) == 0
+    assert list(batch.frame().columns) == [*FEATURES, TARGET]
+    assert list(ChurnGenerator(seed=5).events(0)) == []
+
+
 def test_reference_data_are_other_customers_than_the_event_stream() -> None:
     gen = ChurnGenerator(seed=5)
     stream = gen.batch(1000).frame()
