@@ -63,6 +63,15 @@ class Window:
     def events(self) -> int:
         return self.state.events
 
+    @property
+    def start_time(self) -> datetime:
+        """``start`` as an aware UTC datetime (for `DriftAlert.window_start`)."""
+        return datetime.fromtimestamp(self.start, UTC)
+
+    @property
+    def end_time(self) -> datetime:
+        return datetime.fromtimestamp(self.end, UTC)
+
     def offset_ranges(self) -> list[OffsetRange]:
         return [OffsetRange(t, p, lo, hi) for (t, p), (lo, hi) in sorted(self.offsets.items())]
 

@@ -31,6 +31,7 @@ def test_tumbling_time_windows_close_when_the_watermark_passes_their_end(
     assert manager.add_batch(np.arange(0, 11.5, 0.5), cols(23)) == []  # watermark 9.5
     closed = manager.add_batch(np.array([12.0]), cols(1))  # watermark 10
     assert [(w.start, w.end, w.events) for w in closed] == [(0.0, 10.0, 20)]
+    assert closed[0].end_time.isoformat() == "1970-01-01T00:00:10+00:00"
     assert set(manager.open) == {10.0}
 
 
