@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = settings_for(args, "scorer")
+    settings = settings_for(args, "scorer", logs_to_stdout=True)
     updates = {
         "batch_size": args.batch_size,
         "delivery": args.delivery,
