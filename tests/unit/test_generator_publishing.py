@@ -6,6 +6,7 @@ a port where nothing listens: every record must end up counted as failed, never 
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from core.schemas import Outcome
 from producers.generator import ChurnGenerator
 from producers.messages import event_messages
 from producers.outcomes import OutcomeQueue, outcome_value
-from producers.publisher import Pacer, publish
+from producers.publisher import Pacer, Progress, PublishReport, publish
 from streamscore.cli import main
 
 
@@ -63,6 +64,24 @@ def test_an_outcome_value_is_the_contract_json() -> None:
         "churned": 1,
         "observed_at": "2026-05-01T00:00:00Z",
     }
+
+
+def test_off_a_terminal_progress_is_plain_lines_with_the_counts() -> None:
+    report = PublishReport()
+    stream = io.StringIO()
+    progress = Progress(100, report, stream=stream, every_s=0.0)
+    report.events.sent, report.events.acknowledged, report.outcomes.sent = 40, 38, 12
+    progress.update(now=float("inf"))
+    progress.close()
+    (line,) = stream.getvalue().splitlines()
+    assert line.startswith("produce: 40 events sent, 38 acknowledged, 0 failed, 12 outcomes")
+
+
+def test_progress_can_be_switched_off() -> None:
+    stream = io.StringIO()
+    progress = Progress(100, PublishReport(), stream=stream, every_s=0.0, enabled=False)
+    progress.update(now=float("inf"))
+    assert stream.getvalue() == ""
 
 
 def test_records_the_broker_never_acknowledged_are_counted_as_failed() -> None:

@@ -12,10 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import ks_2samp
 
 from core.features import CONTRACT_TYPES, NUMERIC_FEATURES
+from core.schemas import CustomerEvent
 from producers.generator import ChurnGenerator, CustomerBatch
+from producers.invalid import encode
 from producers.relation import REFERENCE_RELATION
 from producers.scenarios import (
     PRESETS,
@@ -150,6 +154,21 @@ def test_a_start_in_seconds_uses_the_event_clock() -> None:
     assert np.array_equal(stable.churned[:1000], drifted.churned[:1000])
     assert not np.array_equal(stable.churned[1000:], drifted.churned[1000:])
     assert ConceptDrift(start_s=2.0, start_event=1500).first_index(500) == 1500
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    feature=st.sampled_from(NUMERIC_FEATURES),
+    scale=st.floats(0.01, 100.0),
+    shift=st.floats(-1e5, 1e5),
+    seed=st.integers(0, 2**32),
+)
+def test_any_feature_shift_keeps_events_within_the_contract(
+    feature: str, scale: float, shift: float, seed: int
+) -> None:
+    gen = ChurnGenerator(seed, [FeatureShift(feature=feature, scale=scale, shift=shift)])
+    for event, _ in gen.events(200):
+        CustomerEvent.model_validate_json(encode(event))
 
 
 # --------------------------------------------------------------------------- parsing
