@@ -75,7 +75,9 @@ def test_every_produced_event_is_acknowledged_and_consumable_with_outcomes_follo
         assert outcome.churned == valid[outcome.event_id].churned
         partition, event_ms = sent_at[outcome.event_id]
         assert record.partition() == partition  # same key: a join needs no shuffle
-        assert record.timestamp()[1] >= event_ms + delay_s * 1000 - 5
+        # The delay is a lower bound by construction; the slack covers millisecond
+        # truncation and the wall clock drifting against the monotonic one.
+        assert record.timestamp()[1] >= event_ms + delay_s * 1000 - 50
 
 
 def test_the_cli_reports_every_record_acknowledged_at_an_asked_rate(
