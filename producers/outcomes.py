@@ -7,10 +7,11 @@ retrainer must join outcomes to predictions that were made before the label exis
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.schemas import Outcome
 
@@ -34,13 +35,16 @@ class PendingOutcome:
     event_id: str
     customer_id: str
     churned: int
+    event_time: str | None
 
 
 class OutcomeQueue:
     """Labels waiting out their delay, released in the order their events were sent.
 
     The delay is the same for every outcome, so a FIFO is also a priority queue.
-    `observed_at` is stamped at release: it is when the label became known.
+    `observed_at` is the event's time plus the delay: labels live on the event clock, so
+    they never precede their events, even at `--max-speed` where the event clock runs
+    ahead of the wall clock. Events without a time (some replays) get the release time.
     """
 
     def __init__(self, delay_s: float) -> None:
@@ -52,9 +56,18 @@ class OutcomeQueue:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, now: float, event_id: str, customer_id: str, churned: int) -> None:
+    def add(
+        self,
+        now: float,
+        event_id: str,
+        customer_id: str,
+        churned: int,
+        event_time: str | None = None,
+    ) -> None:
         self._pending.append(
-            PendingOutcome(now + self.delay_s, customer_id.encode(), event_id, customer_id, churned)
+            PendingOutcome(
+                now + self.delay_s, customer_id.encode(), event_id, customer_id, churned, event_time
+            )
         )
 
     def next_due(self) -> float | None:
@@ -63,8 +76,14 @@ class OutcomeQueue:
     def release(self, now: float) -> list[tuple[bytes, bytes]]:
         """`(key, value)` of every outcome whose delay has passed."""
         out: list[tuple[bytes, bytes]] = []
-        observed_at = datetime.now(UTC)
+        released_at = datetime.now(UTC)
+        delay = timedelta(seconds=self.delay_s)
         while self._pending and self._pending[0].due <= now:
             p = self._pending.popleft()
+            observed_at = released_at
+            # A replayed event with a bad time keeps the release time (it is dead-lettered).
+            if p.event_time is not None:
+                with contextlib.suppress(ValueError):
+                    observed_at = datetime.fromisoformat(p.event_time) + delay
             out.append((p.key, outcome_value(p.event_id, p.customer_id, p.churned, observed_at)))
         return out

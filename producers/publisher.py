@@ -315,7 +315,7 @@ class _Run:
                 if msg.invalid is not None:
                     report.invalid[msg.invalid.value] += 1
                 elif self.queue is not None and (label := msg.label()) is not None:
-                    self.queue.add(now, *label)
+                    self.queue.add(now, *label, msg.event_time)
                 if i % _POLL_EVERY == 0:
                     self.publisher.serve(0)
                     self.release_outcomes(now)

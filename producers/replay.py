@@ -77,8 +77,7 @@ def write_event_file(
 ) -> DryRunReport:
     """Write message values one per line, and labels beside them unless delay is None.
 
-    An outcome's `observed_at` is its event's time plus the delay: what a live run would
-    stamp had it kept to the event clock.
+    An outcome's `observed_at` is its event's time plus the delay, as a live run stamps it.
     """
     if path.suffix.lower() not in _JSON_SUFFIXES:
         raise ReplayFileError(f"--dry-run writes JSON lines; {path} should end in .jsonl")
@@ -171,12 +170,14 @@ def _labelled(record: dict[str, Any], value: bytes, churned: Any) -> EventMessag
     elif str(churned).strip().lower() in ("0", "false", "no"):
         label = 0
     has_ids = isinstance(event_id, str) and isinstance(customer_id, str)
+    event_time = record.get("event_time")
     return EventMessage(
         key,
         value,
         event_id if has_ids else None,
         customer_id if has_ids else None,
         label if has_ids else None,
+        event_time=event_time if isinstance(event_time, str) else None,
     )
 
 

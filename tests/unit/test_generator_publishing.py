@@ -56,6 +56,14 @@ def test_outcomes_are_released_only_after_their_delay_in_event_order() -> None:
     assert len(queue) == 0
 
 
+def test_an_outcome_is_observed_its_delay_after_its_event_time() -> None:
+    queue = OutcomeQueue(delay_s=90.0)
+    queue.add(0.0, "e-1", "c-1", 0, "2026-01-01T00:00:00.500Z")
+    ((_, value),) = queue.release(90.0)
+    observed = Outcome.model_validate_json(value).observed_at
+    assert observed == datetime(2026, 1, 1, 0, 1, 30, 500_000, tzinfo=UTC)
+
+
 def test_an_outcome_value_is_the_contract_json() -> None:
     at = datetime(2026, 5, 1, tzinfo=UTC)
     assert json.loads(outcome_value("e-1", "c-1", 1, at)) == {
