@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,14 +131,17 @@ def _run(args: argparse.Namespace) -> int:
         scenarios: list[Any] = []
     else:
         scenarios = parse_scenarios(args.scenario)
-        rate = None if args.max_speed else (args.rate or DEFAULT_RATE)
-        start_time = args.start_time or datetime.now(UTC)
+        clock = DEFAULT_RATE if args.max_speed else (args.rate or DEFAULT_RATE)
+        now = datetime.now(UTC)
+        # Event 0 is at --start-time; by default the clock is set so that the first event
+        # sent (index --start-index) is stamped now, whatever index a run resumes from.
+        start_time = args.start_time or now - timedelta(seconds=args.start_index / clock)
         generator = ChurnGenerator(
             args.seed,
             scenarios,
             start_time=start_time,
-            events_per_second=rate or DEFAULT_RATE,
-            id_prefix=args.id_prefix or f"s{args.seed}-{start_time:%Y%m%dT%H%M%S}",
+            events_per_second=clock,
+            id_prefix=args.id_prefix or f"s{args.seed}-{now:%Y%m%dT%H%M%S}",
         )
         total = _event_count(args)
         invalid = InvalidMix(

@@ -168,3 +168,35 @@ def test_options_that_do_not_fit_together_are_one_line_errors(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_a_cli_scenario_changes_the_labels_written_and_not_the_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["produce", "--n", "400", "--dry-run", "--start-time", "2026-02-01T00:00:00Z"]
+    stable, drifted = tmp_path / "stable.jsonl", tmp_path / "drifted.jsonl"
+    assert main([*argv, "--out", str(stable), "--id-prefix", "p"]) == 0
+    assert (
+        main([*argv, "--out", str(drifted), "--id-prefix", "p", "--scenario", "concept@200"]) == 0
+    )
+    assert stable.read_bytes() == drifted.read_bytes()
+
+    def labels(path: Path) -> list[int]:
+        lines = Path(f"{path}.outcomes.jsonl").read_bytes().splitlines()
+        return [Outcome.model_validate_json(line).churned for line in lines]
+
+    assert labels(stable)[:200] == labels(drifted)[:200]
+    assert labels(stable)[200:] != labels(drifted)[200:]
+
+
+def test_a_resumed_run_stamps_its_first_event_with_the_current_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "resumed.jsonl"
+    now = datetime.now(UTC)
+    before = now.replace(microsecond=now.microsecond // 1000 * 1000)  # event times are in ms
+    argv = ["produce", "--n", "1", "--start-index", "50000", "--rate", "100"]
+    assert main([*argv, "--dry-run", "--out", str(out)]) == 0
+    event = json.loads(out.read_bytes())
+    assert event["event_id"].endswith("-e50000")
+    assert before <= datetime.fromisoformat(event["event_time"]) <= datetime.now(UTC)
