@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -193,8 +193,7 @@ def test_a_resumed_run_stamps_its_first_event_with_the_current_time(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "resumed.jsonl"
-    now = datetime.now(UTC)
-    before = now.replace(microsecond=now.microsecond // 1000 * 1000)  # event times are in ms
+    before = datetime.now(UTC) - timedelta(milliseconds=1)  # event times are whole ms
     argv = ["produce", "--n", "1", "--start-index", "50000", "--rate", "100"]
     assert main([*argv, "--dry-run", "--out", str(out)]) == 0
     event = json.loads(out.read_bytes())
