@@ -13,6 +13,7 @@ import structlog
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 from pydantic import ValidationError
 
+from core.errors import StreamscoreError
 from core.kafka.config import consumer_config, producer_config
 from core.kafka.exceptions import DeliveryError
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, ModelEvent
@@ -72,3 +73,16 @@ class ModelEventListener:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def announce(settings: Settings, event: ModelEvent, timeout_s: float = 5.0) -> str | None:
+    """Publish `event` if a broker answers; otherwise say why, without failing.
+
+    The registry is the source of truth and scorers also poll it, so a transition made
+    while Kafka is away still reaches them, only a poll interval later.
+    """
+    try:
+        publish_model_event(settings, event, timeout_s)
+    except StreamscoreError as exc:
+        return exc.one_line()
+    return None

@@ -11,10 +11,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
+from core.kafka.model_events import announce
 from core.logging import configure_logging
 from core.registry import ModelRegistry, ModelVersion
+from core.schemas import ModelEvent
 from core.settings import Settings
 from streamscore.cli.runtime import settings_for
 
@@ -86,6 +89,34 @@ def registry_at(args: argparse.Namespace, settings: Settings) -> ModelRegistry:
 
 def open_registry(args: argparse.Namespace, service: str) -> ModelRegistry:
     return registry_at(args, cli_settings(args, service))
+
+
+def _announce(
+    args: argparse.Namespace,
+    kind: Literal["promoted", "rolled_back"],
+    version: ModelVersion,
+    stage: str,
+    before: int | None,
+) -> None:
+    """Tell running scorers on `model-events`; they poll the registry when Kafka is away."""
+    if stage != "production":
+        return
+    event = ModelEvent(
+        event=kind,
+        model_name=version.name,
+        version=version.version,
+        stage="production",
+        previous_version=before,
+        reason=getattr(args, "reason", "") or "",
+        at=datetime.now(UTC),
+    )
+    problem = announce(cli_settings(args, "registry"), event, timeout_s=5.0)
+    if problem is not None:
+        print(
+            f"note: model-events not published ({problem}); scorers pick the change up "
+            "from the registry within scorer.model_poll_s",
+            file=sys.stderr,
+        )
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -166,6 +197,7 @@ def _promote(args: argparse.Namespace) -> int:
     registry = open_registry(args, "registry")
     before = _stage_version(registry, args.name, args.stage)
     version = registry.promote(args.name, args.version, stage=args.stage, reason=args.reason)
+    _announce(args, "promoted", version, args.stage, before)
     if args.json:
         _print_json(_version_json(version))
     else:
@@ -178,6 +210,7 @@ def _rollback(args: argparse.Namespace) -> int:
     registry = open_registry(args, "registry")
     before = registry.production_version(args.name)
     version = registry.rollback(args.name, reason=args.reason)
+    _announce(args, "rolled_back", version, "production", before)
     if args.json:
         _print_json(_version_json(version))
     else:
