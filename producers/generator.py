@@ -17,9 +17,10 @@ The process (constants below; the table is in docs/producers.md):
 
 Every row's randomness is drawn before any scenario applies, in a fixed order, from a
 stream keyed by (seed, block of 8192 event indexes). So event i is the same whatever
-`start_index` or chunking asked for it, and a scenario changes exactly the columns it
-names: with the same seed, a concept-drift run has the very same features as a stable
-run and only different labels.
+`start_index` or chunking asked for it, and a scenario changes only what it names: with
+the same seed, a concept-drift run has the very same features as a stable run and only
+different labels (a contract-mix change also redraws tenure, and so total charges, for
+the customers whose contract changed, since tenure depends on the contract).
 
 Example (seeded, so the numbers are fixed):
 
