@@ -214,6 +214,8 @@ def _event_count(args: argparse.Namespace) -> int | None:
 def _human(report: PublishReport) -> str:
     e, o = report.events, report.outcomes
     target = f" (target {report.target_rate:g}/s)" if report.target_rate else " (max speed)"
+    if report.target_rate and report.events_per_s < 0.97 * report.target_rate:
+        target += " - could not keep up: generation, the network or the broker is the limit"
     invalid = sum(report.invalid.values())
     return (
         f"events: {e.sent} sent, {e.acknowledged} acknowledged, {e.failed} failed"
