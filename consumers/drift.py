@@ -224,7 +224,7 @@ class DriftHandler:
             report,
             title=f"Drift alert · {self._name} v{version}",
             reference_label="training reference",
-            current_label=f"window {_iso(window.start)} → {_iso(window.end)}",
+            current_label=f"window {_clock(window.start)} to {_clock(window.end)}",
         )
         path.write_text(html, encoding="utf-8")
         return path
@@ -317,6 +317,13 @@ def _columns(events: list[CustomerEvent]) -> dict[str, Any]:
     for f in CATEGORICAL_FEATURES:
         cols[f] = np.asarray([getattr(e, f).value for e in events], dtype=object)
     return cols
+
+
+def _clock(seconds: float) -> str:
+    """A window bound as people read it in a report title."""
+    if not np.isfinite(seconds):
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _iso(seconds: float) -> str:
