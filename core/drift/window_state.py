@@ -37,6 +37,8 @@ from core.drift.profile import (
 from core.errors import StreamscoreError
 
 STATE_FORMAT = 1
+MAX_UNSEEN_CATEGORIES = 100
+OTHER_UNSEEN = "(other unseen)"
 
 
 class WindowStateError(StreamscoreError):
@@ -121,32 +123,48 @@ class NumericAccumulator:
 
 @dataclass(eq=False)
 class CategoricalAccumulator:
-    """Category counts; categories the reference never saw are counted like any other."""
+    """Category counts; categories the reference never saw are counted like any other.
+
+    Unseen categories are kept by name up to ``MAX_UNSEEN_CATEGORIES`` distinct ones; the
+    rest are lumped under ``OTHER_UNSEEN``, so a stream of garbage labels cannot grow the
+    state without bound.
+    """
 
     counts: dict[str, int] = field(default_factory=dict)
     missing: int = 0
+    known: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    """The reference's categories (never capped); not serialized, taken from the profile."""
 
     @property
     def n(self) -> int:
         return sum(self.counts.values())
 
+    def _add(self, cat: str, cnt: int) -> None:
+        if cat not in self.counts and cat not in self.known:
+            unseen = sum(1 for c in self.counts if c not in self.known)
+            if unseen >= MAX_UNSEEN_CATEGORIES:
+                cat = OTHER_UNSEEN
+        self.counts[cat] = self.counts.get(cat, 0) + cnt
+
     def update(self, values: Any) -> None:
         counts, missing = category_counts(values)
         self.missing += missing
         for cat, cnt in counts.items():
-            self.counts[cat] = self.counts.get(cat, 0) + cnt
+            self._add(cat, cnt)
 
     def merge(self, other: CategoricalAccumulator) -> None:
         for cat, cnt in other.counts.items():
-            self.counts[cat] = self.counts.get(cat, 0) + cnt
+            self._add(cat, cnt)
         self.missing += other.missing
 
     def to_dict(self) -> dict[str, Any]:
         return {"counts": dict(sorted(self.counts.items())), "missing": self.missing}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CategoricalAccumulator:
-        return cls({str(k): int(v) for k, v in d["counts"].items()}, int(d["missing"]))
+    def from_dict(
+        cls, d: Mapping[str, Any], known: frozenset[str] = frozenset()
+    ) -> CategoricalAccumulator:
+        return cls({str(k): int(v) for k, v in d["counts"].items()}, int(d["missing"]), known)
 
 
 class WindowState:
@@ -194,7 +212,10 @@ class WindowState:
                 )
                 for name, p in profile.numeric.items()
             },
-            {name: CategoricalAccumulator() for name in profile.categorical},
+            {
+                name: CategoricalAccumulator(known=frozenset(p.counts))
+                for name, p in profile.categorical.items()
+            },
         )
 
     def update(self, batch: pd.DataFrame | Mapping[str, Any]) -> WindowState:
@@ -246,8 +267,8 @@ class WindowState:
         try:
             numeric = {k: NumericAccumulator.from_dict(d["numeric"][k]) for k in profile.numeric}
             categorical = {
-                k: CategoricalAccumulator.from_dict(d["categorical"][k])
-                for k in profile.categorical
+                k: CategoricalAccumulator.from_dict(d["categorical"][k], frozenset(p.counts))
+                for k, p in profile.categorical.items()
             }
         except (KeyError, TypeError, ValueError) as exc:
             raise WindowStateError(f"malformed window state: {exc}") from None

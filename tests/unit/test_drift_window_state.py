@@ -11,7 +11,12 @@ import pytest
 from core.drift.config import DriftConfig
 from core.drift.evaluate import evaluate
 from core.drift.profile import ProfileError, ReferenceProfile
-from core.drift.window_state import WindowState, WindowStateError
+from core.drift.window_state import (
+    MAX_UNSEEN_CATEGORIES,
+    OTHER_UNSEEN,
+    WindowState,
+    WindowStateError,
+)
 
 NUMERIC = ["age", "tenure_months", "monthly_charges", "total_charges"]
 CONTRACTS = np.array(["month-to-month", "one_year", "two_year"])
@@ -151,3 +156,17 @@ def test_missing_values_and_unseen_categories_are_counted_not_fatal(
 def test_a_batch_without_a_feature_column_is_refused(profile: ReferenceProfile) -> None:
     with pytest.raises(WindowStateError, match="lacks feature columns"):
         WindowState.empty(profile).update({"age": np.array([30])})
+
+
+def test_unseen_categories_are_capped_so_garbage_labels_cannot_grow_the_state(
+    profile: ReferenceProfile,
+) -> None:
+    batch = frame(np.random.default_rng(7), 1_000)
+    batch["contract_type"] = [f"junk-{i}" for i in range(1_000)]
+    state = WindowState.empty(profile).update(batch)
+    counts = state.categorical["contract_type"].counts
+    assert len(counts) == MAX_UNSEEN_CATEGORIES + 1
+    assert counts[OTHER_UNSEEN] == 1_000 - MAX_UNSEEN_CATEGORIES
+    restored = WindowState.from_bytes(state.to_bytes(), profile)
+    restored.update({**{c: batch[c][:1] for c in batch}, "contract_type": ["one_year"]})
+    assert restored.categorical["contract_type"].counts["one_year"] == 1
