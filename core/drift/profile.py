@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -307,8 +306,3 @@ class ReferenceProfile:
     @functools.cached_property
     def _digest(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
-
-
-def finite_or_none(value: float) -> float | None:
-    """JSON has no NaN or infinity: such values are reported as null."""
-    return value if math.isfinite(value) else None

@@ -28,7 +28,6 @@ import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 from core.drift.profile import (
     FloatArray,
     IntArray,
-    ProfileError,
     ReferenceProfile,
     bin_by_edges,
     category_counts,
@@ -287,6 +286,3 @@ class WindowState:
         except (zlib.error, ValueError) as exc:
             raise WindowStateError(f"window state bytes are unreadable: {exc}") from None
         return cls.from_dict(d, profile)
-
-
-__all__ = ["ProfileError", "WindowState", "WindowStateError"]
