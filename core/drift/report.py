@@ -143,7 +143,25 @@ def _clean(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class DriftReport:
-    """One comparison of a current window (or file) against the reference."""
+    """One comparison of a current window (or file) against the reference.
+
+    Plain data, so it survives JSON unchanged: the watcher writes it next to an alert and
+    anything can read it back without the engine.
+
+    >>> import json
+    >>> import numpy as np, pandas as pd
+    >>> from core.drift.config import DriftConfig
+    >>> from core.drift.evaluate import compare_frames
+    >>> rng = np.random.default_rng(3)
+    >>> ref = pd.DataFrame({"tenure_months": rng.integers(0, 72, 2_000)})
+    >>> cur = pd.DataFrame({"tenure_months": rng.integers(0, 72, 800)})
+    >>> report = compare_frames(ref, cur, ["tenure_months"], [], DriftConfig())
+    >>> d = json.loads(json.dumps(report.to_dict()))
+    >>> d["drift_detected"], d["features_analysed"], d["features"][0]["tests"][0]["name"]
+    (False, 1, 'ks')
+    >>> DriftReport.from_dict(d).to_dict() == d
+    True
+    """
 
     features: tuple[FeatureResult, ...]
     reference_rows: int
