@@ -121,6 +121,8 @@ def _numeric(
             "max": cur.maximum if cur.n else None,
         },
     )
+    if cur.n:  # drawn even when not judged: people still want to see the window
+        base = replace(base, histogram=_numeric_histogram(ref, cur))
     if not judged:
         return _not_analysed(base, "window too small")
     if cur.n < config.min_window_events:
@@ -157,7 +159,7 @@ def _numeric(
         TestResult("wasserstein", wd.statistic / scale, config.wasserstein_threshold, False,
                    error_bound=wd.error_bound / scale),
     )  # fmt: skip
-    return replace(base, tests=tests, histogram=_numeric_histogram(ref, cur))
+    return replace(base, tests=tests)
 
 
 def _categorical(
