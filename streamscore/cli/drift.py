@@ -5,7 +5,7 @@ Wasserstein on the raw values): a human summary by default, `--json` for scripts
 JSON document on stdout), `--html OUT` for a self-contained page to look at.
 `--fail-on-drift` makes drift exit 3, so the command can gate a pipeline.
 
-`run` is the Kafka drift watcher; it is wired separately.
+`run` is the Kafka drift watcher (`consumers/drift.py`): it runs until SIGTERM.
 """
 
 from __future__ import annotations
@@ -63,7 +63,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     compare.set_defaults(func=_compare)
 
-    run = actions.add_parser("run", help="watch the event stream for drift (not available yet)")
+    run = actions.add_parser(
+        "run",
+        help="watch the event stream for drift (runs until SIGTERM)",
+        description=(
+            "Read the events topic in the drift group, fill windows (drift.window_events "
+            "or drift.window_seconds), judge each closed window against the production "
+            "model's reference profile and publish alerts (M of the last N windows "
+            "drifting, then a cooldown) with an HTML report under <state_dir>/reports. "
+            "Window state is checkpointed with every batch's offsets: restarts lose and "
+            "repeat nothing. /health and /metrics on drift.http_port."
+        ),
+    )
+    run.add_argument("--port", type=int, help="/health and /metrics port (0: any free one)")
     run.set_defaults(func=_run)
 
 
@@ -130,6 +142,11 @@ def summary(report: DriftReport) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    raise StreamscoreError(
-        "'drift run' is not available yet", hint="use 'streamscore drift compare' offline"
-    )
+    from consumers.drift import run_drift
+    from core.shutdown import stop_on_signals
+
+    settings = settings_for(args, "drift", logs_to_stdout=True)
+    if args.port is not None:
+        settings.drift.http_port = args.port
+    run_drift(settings, stop_on_signals())
+    return 0

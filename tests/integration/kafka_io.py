@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterable
@@ -66,3 +67,17 @@ def read_committed(
     finally:
         consumer.close()
     return out
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMSCORE_")}
+    for section, values in settings.model_dump(mode="json").items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if value is not None:
+                    text = value if isinstance(value, str) else json.dumps(value)
+                    env[f"STREAMSCORE_{section.upper()}__{key.upper()}"] = text
+        else:
+            env[f"STREAMSCORE_{section.upper()}"] = str(values)
+    env["STREAMSCORE_LOGGING__FORMAT"] = "json"
+    return env

@@ -119,3 +119,42 @@ def test_a_restart_mid_window_loses_and_repeats_nothing(
     assert not done.open
     ids = [DriftAlert.model_validate_json(a.value()).alert_id for a in alerts]
     assert len(ids) == len(set(ids)) == 1
+
+
+def test_drift_run_serves_health_and_exits_0_on_sigterm(
+    settings: Settings, register_model: Callable[..., int], tmp_path: Path
+) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from core.kafka.local_broker import free_port
+    from tests.integration.kafka_io import settings_env
+
+    version = register_model()
+    port = free_port()
+    env = settings_env(settings)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamscore", "drift", "run", "--port", str(port)],
+        env=env,
+        stdout=(tmp_path / "drift.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = None
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    body = json.loads(r.read())
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, (tmp_path / "drift.log").read_text()
+        assert body["status"] == "healthy"
+        assert body["profile_version"] == version
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0

@@ -4,7 +4,6 @@ group of two, counted by a read_committed reader."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -22,23 +21,9 @@ from core.settings import Settings
 from producers.generator import ChurnGenerator
 from producers.invalid import InvalidMix
 from producers.messages import event_messages
-from tests.integration.kafka_io import produce, read_committed
+from tests.integration.kafka_io import produce, read_committed, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMSCORE_")}
-    for section, values in settings.model_dump(mode="json").items():
-        if isinstance(values, dict):
-            for key, value in values.items():
-                if value is not None:
-                    text = value if isinstance(value, str) else json.dumps(value)
-                    env[f"STREAMSCORE_{section.upper()}__{key.upper()}"] = text
-        else:
-            env[f"STREAMSCORE_{section.upper()}"] = str(values)
-    env["STREAMSCORE_LOGGING__FORMAT"] = "json"
-    return env
 
 
 def start_scorer(
