@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from scorer_patches import _SCORER_FLAGS, _install_process
+from scorer_patches import _SCORER_FLAGS, PATCHES, _install_process
 from traffic import generate
 
 from consumers.scorer import ScorerMetrics, ScoringHandler
@@ -30,7 +30,9 @@ VARIANTS: dict[str, dict[str, bool]] = {
     "log-fields-once": {"log_fields_once": True},
     "fast-json": {"fast_json": True},
     "both": {"log_fields_once": True, "fast_json": True},
+    "both + fast-features": {"log_fields_once": True, "fast_json": True},
 }
+"""Handler variants, in order; fast-features (not a handler flag) stays on once applied."""
 
 
 def main() -> int:
@@ -54,6 +56,8 @@ def main() -> int:
         f"best of {args.repeat}, microseconds per event"
     )
     for name, flags in VARIANTS.items():
+        if name.endswith("fast-features"):
+            PATCHES["fast-features"](Settings())
         if flags:
             _SCORER_FLAGS.update({"fast_json": False, "log_fields_once": False, **flags})
             _install_process()
