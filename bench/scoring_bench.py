@@ -376,7 +376,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    libs = REPO_ROOT / ".cache" / "kafka" / "libs"
+    libs = Path(os.environ.get("STREAMSCORE_KAFKA_LIBS") or REPO_ROOT / ".cache" / "kafka" / "libs")
     kafka = sorted(p.name for p in libs.glob("kafka_2.13-*.jar")) if libs.exists() else []
     return {
         "nproc": os.cpu_count(),
