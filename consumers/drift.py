@@ -31,16 +31,15 @@ from core.drift.policy import AlertPolicy
 from core.drift.profile import ReferenceProfile
 from core.drift.windows import Window, WindowManager
 from core.errors import StreamscoreError
-from core.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from core.event_columns import decode_columns
 from core.health import HealthServer
 from core.kafka.admin import check_reachable
 from core.kafka.config import consumer_config
 from core.kafka.processor import BatchProcessor
 from core.kafka.records import OutRecord, Record, coordinates
 from core.registry import ModelRegistry
-from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, CustomerEvent
+from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
 from core.settings import Settings
-from core.validation import InvalidEvent, parse_event
 
 SERVICE = "drift"
 _HEADERS: list[tuple[str, str | bytes | None]] = [(CONTRACT_HEADER, CONTRACT_VERSION.encode())]
@@ -135,23 +134,16 @@ class DriftHandler:
             self._switch()
         if self.windows is None:
             raise RuntimeError("process() called before a reference profile was loaded")
-        times, rows, coords = [], [], []
-        for record in batch:
-            try:
-                event = parse_event(record.value(), self._settings.scorer.max_event_bytes)
-            except InvalidEvent:
-                self._metrics.invalid.inc()
-                continue
-            rows.append(event)
-            times.append(_event_seconds(event, record))
-            coords.append(coordinates(record))
-        if rows:
+        decoded = decode_columns(batch, self._settings.scorer.max_event_bytes)
+        self._metrics.invalid.inc(decoded.invalid)
+        if decoded.valid:
+            topic, _, _ = coordinates(batch[0])
             closed = self.windows.add_batch(
-                np.asarray(times),
-                _columns(rows),
-                topic=coords[0][0],
-                partitions=np.asarray([c[1] for c in coords]),
-                offsets=np.asarray([c[2] for c in coords]),
+                decoded.event_times,
+                decoded.columns,
+                topic=topic,
+                partitions=decoded.partitions,
+                offsets=decoded.offsets,
             )
             out.extend(self._judge(closed))
             self._metrics.late.set(self.windows.late_events)
@@ -300,23 +292,6 @@ def read_checkpoint(settings: Settings) -> dict[str, Any] | None:
         return json.loads(latest) if latest else None
     finally:
         consumer.close()
-
-
-def _event_seconds(event: CustomerEvent, record: Record) -> float:
-    if event.event_time is not None:
-        t = event.event_time
-        return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
-    return record.timestamp()[1] / 1000.0
-
-
-def _columns(events: list[CustomerEvent]) -> dict[str, Any]:
-    n = len(events)
-    cols: dict[str, Any] = {
-        f: np.fromiter((getattr(e, f) for e in events), np.float64, n) for f in NUMERIC_FEATURES
-    }
-    for f in CATEGORICAL_FEATURES:
-        cols[f] = np.asarray([getattr(e, f).value for e in events], dtype=object)
-    return cols
 
 
 def _clock(seconds: float) -> str:

@@ -26,7 +26,7 @@ from core.kafka.processor import BatchProcessor
 from core.kafka.records import OutRecord, Record, coordinates
 from core.registry import ModelRegistry
 from core.sanitize import PiiScrubber
-from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, CustomerEvent, RiskLevel
+from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, CustomerEventFields, RiskLevel
 from core.serving import ModelSlot, churn_probabilities
 from core.settings import Settings
 from core.validation import InvalidEvent, parse_event
@@ -95,7 +95,7 @@ class ScoringHandler:
             raise RuntimeError("process() called with no model loaded")
         now = datetime.now(UTC).isoformat()
         out: list[OutRecord] = self._refusal_logs(now)
-        valid: list[tuple[Record, CustomerEvent]] = []
+        valid: list[tuple[Record, CustomerEventFields]] = []
         for record in batch:
             try:
                 valid.append((record, parse_event(record.value(), self._max_bytes)))
@@ -110,11 +110,12 @@ class ScoringHandler:
         threshold, name, version = loaded.threshold, loaded.name, loaded.version
         dumps = json.dumps
         for (record, event), p in zip(valid, probabilities.tolist(), strict=True):
-            event_id = event.event_id or "{}:{}:{}".format(*coordinates(record))
-            key = event.customer_id.encode()
+            event_id = event.get("event_id") or "{}:{}:{}".format(*coordinates(record))
+            customer_id = event["customer_id"]
+            key = customer_id.encode()
             prediction: dict[str, Any] = {
                 "event_id": event_id,
-                "customer_id": event.customer_id,
+                "customer_id": customer_id,
                 "prediction": int(p >= threshold),
                 "probability": p,
                 "risk_level": RiskLevel.of(p).value,
@@ -131,7 +132,7 @@ class ScoringHandler:
                 "timestamp": now,
                 "service": SERVICE,
                 "event_id": event_id,
-                "input": self._scrub(event.model_dump(mode="json", exclude={"event_id"})),
+                "input": self._scrub(_loggable(event)),
                 "output": {
                     "prediction": prediction["prediction"],
                     "probability": p,
@@ -141,7 +142,9 @@ class ScoringHandler:
                 "model_name": name,
                 "model_version": version,
             }
-            out.append(OutRecord(self._topics.logs, dumps(log).encode(), key, _HEADERS))
+            out.append(
+                OutRecord(self._topics.logs, dumps(log, default=str).encode(), key, _HEADERS)
+            )
         self._metrics.scored.inc(len(valid))
         self._metrics.latency.observe(latency_ms / 1000)
         return out
@@ -179,6 +182,14 @@ class ScoringHandler:
             }
             logs.append(OutRecord(self._topics.logs, json.dumps(log).encode(), None, _HEADERS))
         return logs
+
+
+def _loggable(event: CustomerEventFields) -> dict[str, Any]:
+    """The validated input as logged: contract fields only (extras were dropped)."""
+    fields: dict[str, Any] = {k: v for k, v in event.items() if k != "event_id"}
+    if fields.get("event_time") is not None:
+        fields["event_time"] = fields["event_time"].isoformat()
+    return fields
 
 
 def transactional_id(settings: Settings) -> str:

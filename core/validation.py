@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from core.errors import StreamscoreError
-from core.schemas import CustomerEvent
+from core.schemas import CustomerEventFields
+
+_EVENT: Final = TypeAdapter(CustomerEventFields)
 
 _RANGE_ERRORS: Final = {
     "greater_than",
@@ -44,7 +46,8 @@ class InvalidEvent(StreamscoreError):
         self.error_type = error_type
 
 
-def parse_event(raw: bytes | None, max_bytes: int) -> CustomerEvent:
+def parse_event(raw: bytes | None, max_bytes: int) -> CustomerEventFields:
+    """The validated event as a dict (the rules of `CustomerEvent`, extra fields dropped)."""
     if raw is None:
         raise InvalidEvent("empty_message", "message has no value (tombstone or null)")
     if len(raw) > max_bytes:
@@ -52,7 +55,7 @@ def parse_event(raw: bytes | None, max_bytes: int) -> CustomerEvent:
             "oversized_message", f"message is {len(raw)} bytes, more than the {max_bytes} allowed"
         )
     try:
-        return CustomerEvent.model_validate_json(raw)
+        return _EVENT.validate_json(raw)
     except ValidationError as exc:
         raise _classify(exc, raw) from None
 
@@ -66,7 +69,7 @@ def _classify(exc: ValidationError, raw: bytes) -> InvalidEvent:
         except UnicodeDecodeError as err:
             return InvalidEvent("not_utf8", f"message is not UTF-8: byte {err.start} is invalid")
         return InvalidEvent("malformed_json", f"message is not valid JSON: {first['msg']}")
-    if first["type"] in {"model_type", "model_attributes_type", "dict_type"}:
+    if first["type"] in {"model_type", "model_attributes_type", "dict_type"} and not first["loc"]:
         return InvalidEvent("not_an_object", "message is valid JSON but not a JSON object")
     return InvalidEvent(_error_type(first), "; ".join(_describe(e) for e in errors))
 

@@ -76,10 +76,10 @@ class DriftConfig(BaseModel):
     high_severity_psi: float = Field(default=0.5, gt=0)
     """...or when a drifting feature's PSI reaches this value; medium otherwise."""
 
-    batch_size: int = Field(default=5000, ge=1)
+    batch_size: int = Field(default=10000, ge=1)
     """Largest batch the watcher consumes at once (one transaction and checkpoint each)."""
 
-    batch_timeout_ms: int = Field(default=200, ge=1)
+    batch_timeout_ms: int = Field(default=500, ge=1)
     """Longest wait to fill a batch."""
 
     http_port: int = 8002

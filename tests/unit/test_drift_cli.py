@@ -97,6 +97,12 @@ def test_unknown_feature_is_reported_with_its_name(
     assert "income" in capsys.readouterr().err
 
 
-def test_drift_run_is_a_clear_placeholder(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["drift", "run"]) == 1
-    assert "not available yet" in capsys.readouterr().err
+def test_drift_run_without_a_broker_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMSCORE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("STREAMSCORE_KAFKA__TIMEOUT_S", "1")
+    assert main(["drift", "run", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "127.0.0.1:1 is unreachable" in err

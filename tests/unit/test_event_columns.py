@@ -1,0 +1,65 @@
+"""The drift watcher's fast decoder counts an event exactly when the contract does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.event_columns import decode_columns
+from core.kafka.records import StubRecord
+from core.validation import InvalidEvent, parse_event
+from tests.unit.test_validation import VALID, values
+
+
+def record(value: bytes | None, offset: int = 0, ts_ms: int = 5_000) -> StubRecord:
+    return StubRecord("events", 1, offset, value, timestamp_ms=ts_ms)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from([*sorted(VALID), "extra"]), values, max_size=9),
+    st.booleans(),
+)
+def test_an_event_counts_exactly_when_the_contract_validator_accepts_it(
+    overrides: dict[str, Any], duplicate_key: bool
+) -> None:
+    raw = json.dumps({**VALID, **overrides}).encode()
+    if duplicate_key:
+        raw = raw[:-1] + b', "age": 41}'
+    try:
+        expected: dict[str, Any] | None = dict(parse_event(raw, 65536))
+    except InvalidEvent:
+        expected = None
+    decoded = decode_columns([record(raw)], 65536)
+    assert decoded.valid == (expected is not None), raw
+    if expected is not None:
+        assert decoded.columns["age"][0] == expected["age"]
+        assert decoded.columns["monthly_charges"][0] == expected["monthly_charges"]
+        assert decoded.columns["contract_type"][0] == str(expected["contract_type"])
+
+
+def test_columns_times_and_coordinates_line_up_and_invalid_events_are_counted() -> None:
+    good = {**VALID, "event_time": "2026-01-01T00:00:10Z"}
+    no_time = {k: v for k, v in VALID.items() if k != "event_time"}
+    batch = [
+        record(json.dumps(good).encode(), offset=7),
+        record(b"not json", offset=8),
+        record(json.dumps(no_time).encode(), offset=9, ts_ms=1_700_000_000_000),
+        record(None, offset=10),
+    ]
+    decoded = decode_columns(batch, 65536)
+    assert decoded.valid == 2
+    assert decoded.invalid == 2
+    assert decoded.offsets.tolist() == [7, 9]
+    assert decoded.partitions.tolist() == [1, 1]
+    assert decoded.event_times.tolist() == [1767225610.0, 1_700_000_000.0]
+    assert np.array_equal(decoded.columns["age"], [40.0, 40.0])
+
+
+def test_an_oversized_message_is_invalid() -> None:
+    decoded = decode_columns([record(json.dumps(VALID).encode())], 64)
+    assert (decoded.valid, decoded.invalid) == (0, 1)

@@ -1,0 +1,101 @@
+"""Validation: the fast dict path gives the documented model's verdict on every input,
+and every failure is classified and explained."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from core.schemas import CustomerEvent
+from core.validation import InvalidEvent, parse_event
+
+VALID: dict[str, Any] = {
+    "customer_id": "c-1",
+    "event_id": "e-1",
+    "event_time": "2026-01-01T00:00:00Z",
+    "age": 40,
+    "tenure_months": 12,
+    "monthly_charges": 70.5,
+    "total_charges": 846.0,
+    "contract_type": "one_year",
+}
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-5, max_value=2000),
+    st.sampled_from([0, 17, 18, 120, 121, 1200, 1201, 1e6, 1e9, 1e9 + 1, -0.0, 0.5]),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-10, max_value=2e9),
+    st.sampled_from(["", "x" * 129, "month-to-month", "one_year", "two_year", "weekly", "35"]),
+    st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-01", "yesterday", "2026-13-01T00:00:00Z"]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(VALID) + ["extra"]), values, max_size=9))
+def test_the_fast_path_and_the_contract_model_agree_on_every_input(
+    overrides: dict[str, Any],
+) -> None:
+    raw = json.dumps({**VALID, **overrides}).encode()
+    try:
+        model: CustomerEvent | None = CustomerEvent.model_validate_json(raw)
+    except ValidationError:
+        model = None
+    try:
+        fields = parse_event(raw, 65536)
+    except InvalidEvent:
+        assert model is None, f"fast path rejected what the model accepts: {raw!r}"
+        return
+    assert model is not None, f"fast path accepted what the model rejects: {raw!r}"
+    assert CustomerEvent.model_validate(fields) == model
+
+
+@pytest.mark.parametrize(
+    ("raw", "error_type"),
+    [
+        (b"{", "malformed_json"),
+        (b"\xff\xfe{}", "not_utf8"),
+        (b"[1, 2]", "not_an_object"),
+        (b"null", "not_an_object"),
+        (json.dumps({**VALID, "age": "40"}).encode(), "wrong_type"),
+        (json.dumps({**VALID, "age": 7}).encode(), "out_of_range"),
+        (json.dumps({**VALID, "contract_type": "weekly"}).encode(), "unknown_category"),
+        (json.dumps({k: v for k, v in VALID.items() if k != "age"}).encode(), "missing_field"),
+        (json.dumps({**VALID, "customer_id": "x" * 500}).encode(), "oversized_value"),
+        (json.dumps({**VALID, "monthly_charges": float("nan")}).encode(), "out_of_range"),
+        (json.dumps({**VALID, "total_charges": float("inf")}).encode(), "out_of_range"),
+    ],
+)
+def test_each_kind_of_bad_input_is_classified(raw: bytes, error_type: str) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        parse_event(raw, 65536)
+    assert err.value.error_type == error_type
+
+
+def test_a_message_over_the_size_limit_is_rejected_before_parsing() -> None:
+    with pytest.raises(InvalidEvent) as err:
+        parse_event(b"{" + b" " * 300 + b"}", 256)
+    assert err.value.error_type == "oversized_message"
+
+
+def test_messages_name_the_field_but_never_echo_its_value() -> None:
+    raw = json.dumps({**VALID, "age": 999, "contract_type": "secret-plan"}).encode()
+    with pytest.raises(InvalidEvent) as err:
+        parse_event(raw, 65536)
+    assert "age" in str(err.value)
+    assert "contract_type" in str(err.value)
+    assert "secret-plan" not in str(err.value)
+    assert "999" not in str(err.value)
+
+
+def test_extra_fields_are_accepted_and_dropped() -> None:
+    event = parse_event(json.dumps({**VALID, "email": "a@b.c"}).encode(), 65536)
+    assert "email" not in event
+    assert event["age"] == 40
