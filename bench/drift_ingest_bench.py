@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -99,6 +100,7 @@ def _consumed(port: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--reps", type=int, default=3, help="alternating repetitions")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     args = parser.parse_args()
     configure_logging("bench", "warning", "json")
@@ -134,8 +136,13 @@ def main() -> int:
             registry.promote("churn", v, "production", "bench")
             print(f"loading {args.events:,} events ...", flush=True)
             load(settings, args.events)
-            plain = plain_consume(settings, args.events)
-            drift = drift_ingest(settings, args.events)
+            plains, drifts = [], []
+            for rep in range(args.reps):
+                plains.append(plain_consume(settings, args.events))
+                settings.drift.group_id = f"bench-drift-{run}-{rep}"
+                drifts.append(drift_ingest(settings, args.events))
+                print(f"rep {rep + 1}: plain {plains[-1]:,.0f}/s, drift {drifts[-1]:,.0f}/s")
+            plain, drift = statistics.median(plains), statistics.median(drifts)
         finally:
             if broker is not None:
                 broker.stop()

@@ -71,7 +71,7 @@ def decode_columns(records: Sequence[Record], max_bytes: int) -> EventColumns:
                 raise InvalidEvent("", "")
             event = _DECODE(raw)
             when = event.event_time
-        except (msgspec.ValidationError, msgspec.DecodeError, InvalidEvent):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, InvalidEvent):
             try:
                 fields = parse_event(raw, max_bytes)
             except InvalidEvent:

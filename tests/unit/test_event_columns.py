@@ -22,14 +22,18 @@ def record(value: bytes | None, offset: int = 0, ts_ms: int = 5_000) -> StubReco
 @settings(max_examples=500, deadline=None)
 @given(
     st.dictionaries(st.sampled_from([*sorted(VALID), "extra"]), values, max_size=9),
-    st.booleans(),
+    st.sampled_from(["none", "duplicate_key", "latin1", "truncated"]),
 )
 def test_an_event_counts_exactly_when_the_contract_validator_accepts_it(
-    overrides: dict[str, Any], duplicate_key: bool
+    overrides: dict[str, Any], damage: str
 ) -> None:
-    raw = json.dumps({**VALID, **overrides}).encode()
-    if duplicate_key:
+    raw = json.dumps({**VALID, **overrides}, ensure_ascii=False).encode()
+    if damage == "duplicate_key":
         raw = raw[:-1] + b', "age": 41}'
+    elif damage == "latin1":
+        raw = raw.replace(b'"c-1"', b'"c-\xe9"')
+    elif damage == "truncated":
+        raw = raw[: len(raw) // 2]
     try:
         expected: dict[str, Any] | None = dict(parse_event(raw, 65536))
     except InvalidEvent:
@@ -58,6 +62,19 @@ def test_columns_times_and_coordinates_line_up_and_invalid_events_are_counted() 
     assert decoded.partitions.tolist() == [1, 1]
     assert decoded.event_times.tolist() == [1767225610.0, 1_700_000_000.0]
     assert np.array_equal(decoded.columns["age"], [40.0, 40.0])
+
+
+def test_every_kind_of_bad_input_is_counted_invalid_never_raised() -> None:
+    from producers.generator import ChurnGenerator
+    from producers.invalid import ALL_KINDS, InvalidMix
+    from producers.messages import event_messages
+
+    mix = InvalidMix(seed=3, rate=1.0, kinds=ALL_KINDS)
+    bad = [m.value for m in event_messages(ChurnGenerator(seed=3), 400, invalid=mix)]
+    hostile = [b"\xe9\xff", b'{"customer_id": "\xe9\xff"}', b"\x00", b"[" * 5000, b"", None]
+    batch = [record(v, offset=i) for i, v in enumerate(bad + hostile)]
+    decoded = decode_columns(batch, 65536)
+    assert (decoded.valid, decoded.invalid) == (0, len(batch))
 
 
 def test_an_oversized_message_is_invalid() -> None:
