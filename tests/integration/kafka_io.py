@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -81,3 +83,29 @@ def settings_env(settings: Settings) -> dict[str, str]:
             env[f"STREAMSCORE_{section.upper()}"] = str(values)
     env["STREAMSCORE_LOGGING__FORMAT"] = "json"
     return env
+
+
+@contextmanager
+def running(
+    service: Callable[[Settings, threading.Event], None], settings: Settings
+) -> Iterator[None]:
+    """Run a consumer loop (`run_scorer`, `run_drift`) in a thread for the block's duration;
+    on exit stop it and fail the test if it crashed or did not stop within 60 s."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            service(settings, stop)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
+        assert not thread.is_alive(), "the service did not stop within 60 s"
+        assert not errors, errors

@@ -4,9 +4,8 @@ not, and a restart mid-window neither loses nor repeats anything."""
 from __future__ import annotations
 
 import base64
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +19,13 @@ from core.registry import ModelRegistry
 from core.settings import Settings
 from producers.generator import ChurnGenerator
 from producers.scenarios import FeatureShift
-from tests.integration.kafka_io import produce_json, read_committed
+from tests.integration.kafka_io import produce_json, read_committed, running
 
 pytestmark = pytest.mark.integration
 
 
-@contextmanager
-def running_watcher(settings: Settings) -> Iterator[None]:
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            run_drift(settings, stop)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(60)
-        assert not thread.is_alive()
-        assert not errors, errors
+def running_watcher(settings: Settings) -> AbstractContextManager[None]:
+    return running(run_drift, settings)
 
 
 def configure(settings: Settings, window: int = 1000) -> None:

@@ -4,12 +4,11 @@ and resume, hot swap."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pandas as pd
@@ -23,31 +22,13 @@ from core.settings import Settings
 from producers.generator import ChurnGenerator
 from producers.invalid import ALL_KINDS, InvalidMix
 from producers.messages import event_messages
-from tests.integration.kafka_io import produce, produce_json, read_committed
+from tests.integration.kafka_io import produce, produce_json, read_committed, running
 
 pytestmark = pytest.mark.integration
 
 
-@contextmanager
-def running_scorer(settings: Settings) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            run_scorer(settings, stop)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(60)
-        assert not thread.is_alive(), "scorer did not stop within 60 s of the stop request"
-        assert not errors, errors
+def running_scorer(settings: Settings) -> AbstractContextManager[None]:
+    return running(run_scorer, settings)
 
 
 def events(n: int, seed: int = 3, start: int = 0) -> list[dict[str, Any]]:
