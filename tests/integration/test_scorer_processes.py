@@ -130,3 +130,31 @@ def test_two_scorers_in_one_group_split_the_partitions_and_score_each_event_once
     assert all(s > 0 for s in scored), f"both replicas should score: {scored}"
     assert sum(scored) == len(valid)
     assert codes == [0, 0]
+
+
+def test_a_replica_joining_mid_stream_rebalances_without_loss_or_duplicates(
+    settings: Settings, register_model: Callable[..., int], tmp_path: Path
+) -> None:
+    register_model()
+    settings.scorer.batch_size = 200
+    valid, _ = load(settings, 30_000, invalid_rate=0.0, seed=13)
+    first = start_scorer(settings, "early", tmp_path / "early.log")
+    second = None
+    try:
+        seen = read_committed(
+            settings, settings.topics.predictions, expected=3000, timeout_s=60, idle_s=0
+        )
+        assert len(seen) < len(valid), "the first replica finished before the second joined"
+        second = start_scorer(settings, "late", tmp_path / "late.log")
+        predictions = read_committed(
+            settings, settings.topics.predictions, expected=len(valid), timeout_s=180
+        )
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(60) == 0
+    ids = [Prediction.model_validate_json(r.value()).event_id for r in predictions]
+    assert len(ids) == len(set(ids)) == len(valid)
+    late_log = (tmp_path / "late.log").read_text()
+    assert "partitions_assigned" in late_log

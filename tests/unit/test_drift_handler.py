@@ -1,0 +1,92 @@
+"""The drift watcher's handler without Kafka: windows, alerts, checkpoints, model changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from consumers.drift import DriftHandler, DriftMetrics
+from core.kafka.records import StubRecord
+from core.registry import ModelRegistry
+from core.settings import Settings
+from core.training import train_and_evaluate
+from producers.generator import ChurnGenerator
+from producers.invalid import encode
+from producers.scenarios import FeatureShift
+
+
+def make_settings(tmp_path: Path) -> Settings:
+    s = Settings(registry={"path": tmp_path / "registry"}, state_dir=tmp_path)
+    s.drift.window_events = 1000
+    s.drift.min_window_events = 500
+    s.scorer.model_poll_s = 0.0
+    return s
+
+
+def register(settings: Settings, seed: int) -> int:
+    registry = ModelRegistry(settings.registry.path)
+    trained = train_and_evaluate(ChurnGenerator(seed=seed).reference(3000), "logistic", seed)
+    version = registry.register(
+        "churn", trained.model, trained.metrics, {}, reference_profile=trained.reference_profile
+    ).version
+    registry.promote("churn", version, "production", "test")
+    return version
+
+
+def records(n: int, start: int = 0, shifted: bool = False) -> list[StubRecord]:
+    scenarios = [FeatureShift(feature="monthly_charges", shift=35.0)] if shifted else []
+    events = ChurnGenerator(seed=9, scenarios=scenarios).events(n, start)
+    return [StubRecord("events", 0, start + i, encode(e)) for i, (e, _) in enumerate(events)]
+
+
+def handler(settings: Settings) -> DriftHandler:
+    h = DriftHandler(
+        settings, ModelRegistry(settings.registry.path), DriftMetrics(CollectorRegistry())
+    )
+    h.idle()
+    return h
+
+
+def test_without_a_production_model_the_handler_is_not_ready(tmp_path: Path) -> None:
+    assert not handler(make_settings(tmp_path)).ready()
+
+
+def test_every_batch_ends_with_a_checkpoint_of_the_open_windows(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    register(settings, 1)
+    out = handler(settings).process(records(1500))
+    checkpoint = out[-1]
+    assert checkpoint.topic == settings.topics.drift_state
+    assert checkpoint.key == settings.drift.group_id.encode()
+    assert json.loads(checkpoint.value)["model_version"] == 1
+
+
+def test_persistent_drift_alerts_once_then_cools_down(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    register(settings, 1)
+    h = handler(settings)
+    out = []
+    for i in range(8):
+        out += h.process(records(1000, start=i * 1000, shifted=True))
+    alerts = [o for o in out if o.topic == settings.topics.alerts]
+    assert len(alerts) == 1
+    assert "monthly_charges" in json.loads(alerts[0].value)["drifting_features"]
+
+
+def test_a_new_production_version_is_used_from_the_next_window_on(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    register(settings, 1)
+    h = handler(settings)
+    h.process(records(1500))
+    assert h.reference is not None
+    assert h.reference.version == 1
+    register(settings, 2)
+    h.idle()
+    assert h.reference.version == 1, "the open window keeps its profile until the next batch"
+    h.process(records(500, start=1500))
+    assert h.reference is not None
+    assert h.reference.version == 2
+    assert h.windows is not None
+    assert h.windows.seen == 500
