@@ -119,7 +119,11 @@ def main() -> int:
                     "drift_state": f"bench-state-{run}",
                     "alerts": f"bench-alerts-{run}",
                 },
-                drift={"group_id": f"bench-drift-{run}", "window_events": 10_000},
+                drift={
+                    "group_id": f"bench-drift-{run}",
+                    "window_kind": "count",
+                    "window_events": 10_000,
+                },
                 registry={"path": Path(tmp) / "registry"},
                 state_dir=Path(tmp),
             )
