@@ -100,11 +100,18 @@ class DriftHandler:
         self.reference: Reference | None = None
         self.windows: WindowManager | None = None
         self.policy = AlertPolicy(self._config)
+        self._backlog: list[int] = []
         if restored is not None:
             self._restore(restored)
 
     def ready(self) -> bool:
         return self.reference is not None
+
+    def partitions_with_backlog(self, partitions: list[int]) -> None:
+        """Event-time windows wait for these partitions' first events before closing."""
+        self._backlog = partitions
+        if self.windows is not None:
+            self.windows.track_partitions(partitions)
 
     def idle(self) -> None:
         now = time.monotonic()
@@ -228,6 +235,7 @@ class DriftHandler:
         previous = self.reference.version if self.reference else None
         self.reference, self._pending = pending, None
         self.windows = WindowManager.from_config(pending.profile, self._config)
+        self.windows.track_partitions(self._backlog)
         self._metrics.profile_version.set(pending.version)
         self._log.info("reference_profile_loaded", model_version=pending.version, previous=previous)
 

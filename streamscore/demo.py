@@ -114,7 +114,9 @@ def run_demo(
     settings.scorer.model_poll_s = 1.0
     settings.drift = DriftConfig(
         group_id=f"drift-demo-{run_id}",
-        window_events=2000,
+        window_kind="event-time",
+        window_seconds=2.0,
+        allowed_lateness_s=1.0,
         min_window_events=500,
         batch_size=2000,
         http_port=0,

@@ -19,11 +19,15 @@ class DriftConfig(BaseModel):
     group_id: str = "streamscore-drift"
     """Consumer group of the drift watcher (separate from the scorers')."""
 
-    window_events: int = Field(default=5000, ge=1)
-    """Tumbling window size in events; used when `window_seconds` is unset."""
+    window_kind: Literal["event-time", "count"] = "event-time"
+    """event-time: windows of `window_seconds` of event time, closed by the watermark
+    (robust to backlogs and restarts); count: `window_events` events in arrival order."""
 
-    window_seconds: float | None = Field(default=None, gt=0)
-    """Tumbling event-time window size in seconds; takes precedence over `window_events`."""
+    window_seconds: float = Field(default=300.0, gt=0)
+    """Event-time window size in seconds."""
+
+    window_events: int = Field(default=5000, ge=1)
+    """Count window size in events (with `window_kind = "count"`)."""
 
     hop_events: int | None = Field(default=None, ge=1)
     """Hopping windows by count: a new window starts every `hop_events` events."""

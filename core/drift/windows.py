@@ -7,8 +7,12 @@ topic-partition offset ranges it covers. Nothing here talks to Kafka.
 * Event-time windows: size ``size_seconds``, a new one every ``hop_seconds`` (equal to
   the size for tumbling windows). Window starts are multiples of the hop from the epoch,
   so every partition and instance assigns an event to the same windows and partial
-  states merge. The watermark is the largest event time seen minus the allowed
-  lateness; a window closes once the watermark reaches its end. An event whose windows
+  states merge. The watermark is the event time every partition has reached (the
+  smallest of the per-partition maxima, when partitions are given) minus the allowed
+  lateness; a window closes once the watermark reaches its end. Taking the slowest
+  partition matters when a backlog is read partition by partition: one partition
+  racing ahead must not make the others' events late. A partition that has stopped
+  receiving events holds windows open until it does again. An event whose windows
   have all closed is late: it is counted in ``late_events`` and otherwise dropped.
   ``add_batch`` advances the watermark once per batch (after assigning the batch), which
   is what a poll loop wants; ``add`` is the per-event special case.
@@ -165,6 +169,8 @@ class WindowManager:
     def _reset(self) -> None:
         self.open: dict[float, Window] = {}
         self.max_event_time = -math.inf
+        self.partition_time: dict[int, float] = {}
+        """Largest event time seen per partition (event-time windows with partitions)."""
         self.late_events = 0
         """Events that arrived after all their windows had closed (dropped)."""
         self.seen = 0
@@ -172,7 +178,7 @@ class WindowManager:
 
     @classmethod
     def from_config(cls, profile: ReferenceProfile, config: DriftConfig) -> WindowManager:
-        if config.window_seconds is not None:
+        if config.window_kind == "event-time":
             return cls(
                 profile,
                 size_seconds=config.window_seconds,
@@ -181,10 +187,17 @@ class WindowManager:
             )
         return cls(profile, size_events=config.window_events, hop_events=config.hop_events)
 
+    def track_partitions(self, partitions: list[int]) -> None:
+        """Partitions with events still to come: each holds the watermark back until its
+        first event is seen, so a backlog read one partition after another is not late."""
+        for partition in partitions:
+            self.partition_time.setdefault(int(partition), -math.inf)
+
     @property
     def watermark(self) -> float:
         """Event-time windows ending at or before this are closed."""
-        return self.max_event_time - self.allowed_lateness_s
+        reached = min(self.partition_time.values()) if self.partition_time else self.max_event_time
+        return reached - self.allowed_lateness_s
 
     def add(
         self,
@@ -230,6 +243,11 @@ class WindowManager:
         self.late_events += int(np.isnan(starts).all(axis=1).sum())
         self.seen += int((~np.isnan(starts).all(axis=1)).sum())
         self.max_event_time = max(self.max_event_time, float(times.max()))
+        if parts is not None and self.by_time:
+            for partition in np.unique(parts):
+                latest = float(times[parts == partition].max())
+                key = int(partition)
+                self.partition_time[key] = max(self.partition_time.get(key, -math.inf), latest)
         return self._close()
 
     def flush(self) -> list[Window]:
@@ -291,6 +309,9 @@ class WindowManager:
             "hop": self.hop,
             "allowed_lateness_s": self.allowed_lateness_s,
             "max_event_time": None if math.isinf(self.max_event_time) else self.max_event_time,
+            "partition_time": {
+                str(k): v for k, v in sorted(self.partition_time.items()) if math.isfinite(v)
+            },
             "late_events": self.late_events,
             "seen": self.seen,
             "open": [w.to_dict() for _, w in sorted(self.open.items())],
@@ -314,6 +335,7 @@ class WindowManager:
             manager = cls(profile, size_events=int(d["size"]), hop_events=int(d["hop"]))
         if d["max_event_time"] is not None:
             manager.max_event_time = float(d["max_event_time"])
+        manager.partition_time = {int(k): float(v) for k, v in d.get("partition_time", {}).items()}
         manager.late_events = int(d["late_events"])
         manager.seen = int(d["seen"])
         for w in d["open"]:

@@ -57,6 +57,12 @@ class BatchHandler(Protocol):
         ...
 
 
+class BacklogAware(Protocol):
+    """Optionally implemented by handlers that care which partitions have a backlog."""
+
+    def partitions_with_backlog(self, partitions: list[int]) -> None: ...
+
+
 class ProcessorFatal(KafkaLayerError):
     hint = "the process must restart; committed work is safe and uncommitted work is redone"
 
@@ -345,7 +351,28 @@ class BatchProcessor:
         if self._paused and partitions:
             consumer.pause(partitions)
         self.assignment = _describe(partitions)
+        notify = getattr(self._handler, "partitions_with_backlog", None)
+        if notify is not None and partitions:
+            notify(self._backlogged(consumer, partitions))
         self._log.info("partitions_assigned", partitions=_describe(partitions))
+
+    def _backlogged(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[int]:
+        """Partitions whose committed position is behind their end: events still to come."""
+        out = []
+        try:
+            committed = consumer.committed(partitions, timeout=self._timeout_s)
+        except KafkaException as exc:
+            self._log.warning("committed_offsets_unavailable", error=str(exc))
+            return [tp.partition for tp in partitions]
+        for tp in committed:
+            try:
+                low, high = consumer.get_watermark_offsets(tp, timeout=self._timeout_s)
+            except KafkaException:
+                out.append(tp.partition)
+                continue
+            if high > max(tp.offset, low):
+                out.append(tp.partition)
+        return out
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._log.info("partitions_revoked", partitions=_describe(partitions))

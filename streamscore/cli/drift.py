@@ -67,10 +67,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "run",
         help="watch the event stream for drift (runs until SIGTERM)",
         description=(
-            "Read the events topic in the drift group, fill windows (drift.window_events "
-            "or drift.window_seconds), judge each closed window against the production "
-            "model's reference profile and publish alerts (M of the last N windows "
-            "drifting, then a cooldown) with an HTML report under <state_dir>/reports. "
+            "Read the events topic in the drift group, fill event-time windows "
+            "(drift.window_seconds; or count windows of drift.window_events), judge each "
+            "closed window against the production model's reference profile and publish "
+            "alerts (M of the last N windows drifting, then a cooldown) with an HTML "
+            "report under <state_dir>/reports. "
             "Window state is checkpointed with every batch's offsets: restarts lose and "
             "repeat nothing. /health and /metrics on drift.http_port."
         ),

@@ -29,6 +29,7 @@ def running_watcher(settings: Settings) -> AbstractContextManager[None]:
 
 
 def configure(settings: Settings, window: int = 1000) -> None:
+    settings.drift.window_kind = "count"
     settings.drift.window_events = window
     settings.drift.min_window_events = 500
     settings.drift.batch_size = 700
@@ -139,3 +140,28 @@ def test_drift_run_serves_health_and_exits_0_on_sigterm(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
+
+
+def test_event_time_windows_over_a_backlog_count_every_event_and_alert_on_drift(
+    settings: Settings, register_model: Callable[..., int]
+) -> None:
+    """A backlog is fetched partition by partition; with per-partition watermarks no
+    event is late, and only the windows after the drift starts drift."""
+    register_model()
+    settings.drift.window_kind = "event-time"
+    settings.drift.window_seconds = 1.0
+    settings.drift.allowed_lateness_s = 0.2
+    settings.drift.min_window_events = 500
+    settings.drift.batch_size = 700
+    settings.scorer.model_poll_s = 0.5
+    gen = ChurnGenerator(
+        seed=24, scenarios=[FeatureShift(feature="monthly_charges", shift=35.0, start_event=5000)]
+    )
+    produce_json(settings, settings.topics.events, [e for e, _ in gen.events(9000)])
+    with running_watcher(settings):
+        alerts = read_committed(settings, settings.topics.alerts, expected=1, timeout_s=90)
+    windows = checkpointed_windows(settings)
+    assert windows.late_events == 0
+    assert len(alerts) == 1
+    alert = DriftAlert.model_validate_json(alerts[0].value())
+    assert alert.window_start.timestamp() >= gen.event_time(5000).timestamp()

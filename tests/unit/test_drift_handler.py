@@ -19,6 +19,7 @@ from producers.scenarios import FeatureShift
 
 def make_settings(tmp_path: Path) -> Settings:
     s = Settings(registry={"path": tmp_path / "registry"}, state_dir=tmp_path)
+    s.drift.window_kind = "count"
     s.drift.window_events = 1000
     s.drift.min_window_events = 500
     s.scorer.model_poll_s = 0.0

@@ -131,7 +131,9 @@ def test_batch_and_per_event_feeding_close_the_same_windows(profile: ReferencePr
 def test_manager_built_from_settings_uses_seconds_when_given(profile: ReferenceProfile) -> None:
     by_time = WindowManager.from_config(profile, DriftConfig(window_seconds=60, hop_seconds=30))
     assert (by_time.by_time, by_time.size, by_time.hop) == (True, 60.0, 30.0)
-    by_count = WindowManager.from_config(profile, DriftConfig(window_events=1000))
+    by_count = WindowManager.from_config(
+        profile, DriftConfig(window_kind="count", window_events=1000)
+    )
     assert (by_count.by_time, by_count.size) == (False, 1000.0)
 
 
@@ -140,3 +142,39 @@ def test_impossible_window_shapes_are_config_errors(profile: ReferenceProfile) -
         WindowManager(profile, size_seconds=10, hop_seconds=20)
     with pytest.raises(ConfigError):
         WindowManager(profile, size_seconds=10, size_events=5)
+
+
+def test_a_backlog_read_partition_by_partition_makes_no_event_late() -> None:
+    """Partition 0's whole backlog arrives first; partition 1's older events still count."""
+    import numpy as np
+    import pandas as pd
+
+    from core.drift.profile import ReferenceProfile
+    from core.drift.windows import WindowManager
+
+    rng = np.random.default_rng(4)
+    profile = ReferenceProfile.from_frame(
+        pd.DataFrame({"x": rng.normal(size=2000)}), numeric=["x"], categorical=[]
+    )
+    windows = WindowManager(profile, size_seconds=10, allowed_lateness_s=1)
+    windows.track_partitions([0, 1])
+    times = np.arange(0, 60, 0.1)
+    closed = windows.add_batch(
+        times,
+        {"x": rng.normal(size=times.size)},
+        topic="t",
+        partitions=np.zeros(times.size, int),
+        offsets=np.arange(times.size),
+    )
+    assert closed == [], "partition 1 has not reached any window end yet"
+    closed = windows.add_batch(
+        times,
+        {"x": rng.normal(size=times.size)},
+        topic="t",
+        partitions=np.ones(times.size, int),
+        offsets=np.arange(times.size),
+    )
+    assert windows.late_events == 0
+    assert [w.events for w in closed] == [200] * 5
+    restored = WindowManager.from_bytes(windows.to_bytes(), profile)
+    assert restored.partition_time == windows.partition_time
