@@ -6,7 +6,6 @@ A thin wiring of core pieces: `BatchProcessor` (transactions, rebalances, pause)
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -15,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -32,6 +32,8 @@ from core.settings import Settings
 from core.validation import InvalidEvent, parse_event
 
 SERVICE = "scorer"
+_ENCODE = msgspec.json.Encoder().encode
+"""Compact JSON, datetimes as RFC 3339 and enums by value: about 5x json.dumps."""
 _HEADERS: list[tuple[str, str | bytes | None]] = [(CONTRACT_HEADER, CONTRACT_VERSION.encode())]
 
 
@@ -73,7 +75,10 @@ class ScoringHandler:
     ) -> None:
         self._topics = settings.topics
         self._max_bytes = settings.scorer.max_event_bytes
-        self._scrub = PiiScrubber(settings.scorer.pii_fields)
+        # Validation keeps only contract fields, so what may be logged is known up front:
+        # the contract's fields minus PII names (and the event id, logged on its own).
+        scrub = PiiScrubber([*settings.scorer.pii_fields, "event_id"])
+        self._log_fields = frozenset(scrub(dict.fromkeys(CustomerEventFields.__annotations__)))
         self._slot = slot
         self._listener = listener
         self._metrics = metrics
@@ -108,7 +113,7 @@ class ScoringHandler:
         probabilities = churn_probabilities(loaded, [event for _, event in valid])
         latency_ms = (time.perf_counter() - started) * 1000
         threshold, name, version = loaded.threshold, loaded.name, loaded.version
-        dumps = json.dumps
+        encode, log_fields = _ENCODE, self._log_fields
         for (record, event), p in zip(valid, probabilities.tolist(), strict=True):
             event_id = event.get("event_id") or "{}:{}:{}".format(*coordinates(record))
             customer_id = event["customer_id"]
@@ -123,16 +128,14 @@ class ScoringHandler:
                 "model_version": version,
                 "scored_at": now,
             }
-            out.append(
-                OutRecord(self._topics.predictions, dumps(prediction).encode(), key, _HEADERS)
-            )
+            out.append(OutRecord(self._topics.predictions, encode(prediction), key, _HEADERS))
             log = {
                 "event": "prediction",
                 "level": "info",
                 "timestamp": now,
                 "service": SERVICE,
                 "event_id": event_id,
-                "input": self._scrub(_loggable(event)),
+                "input": {k: v for k, v in event.items() if k in log_fields},
                 "output": {
                     "prediction": prediction["prediction"],
                     "probability": p,
@@ -142,9 +145,7 @@ class ScoringHandler:
                 "model_name": name,
                 "model_version": version,
             }
-            out.append(
-                OutRecord(self._topics.logs, dumps(log, default=str).encode(), key, _HEADERS)
-            )
+            out.append(OutRecord(self._topics.logs, encode(log), key, _HEADERS))
         self._metrics.scored.inc(len(valid))
         self._metrics.latency.observe(latency_ms / 1000)
         return out
@@ -163,7 +164,7 @@ class ScoringHandler:
             "source_partition": partition,
             "source_offset": offset,
         }
-        return OutRecord(self._topics.logs, json.dumps(log).encode(), record.key(), _HEADERS)
+        return OutRecord(self._topics.logs, _ENCODE(log), record.key(), _HEADERS)
 
     def _refusal_logs(self, now: str) -> list[OutRecord]:
         logs = []
@@ -180,16 +181,8 @@ class ScoringHandler:
                 "model_name": self._model_name,
                 "model_version": version,
             }
-            logs.append(OutRecord(self._topics.logs, json.dumps(log).encode(), None, _HEADERS))
+            logs.append(OutRecord(self._topics.logs, _ENCODE(log), None, _HEADERS))
         return logs
-
-
-def _loggable(event: CustomerEventFields) -> dict[str, Any]:
-    """The validated input as logged: contract fields only (extras were dropped)."""
-    fields: dict[str, Any] = {k: v for k, v in event.items() if k != "event_id"}
-    if fields.get("event_time") is not None:
-        fields["event_time"] = fields["event_time"].isoformat()
-    return fields
 
 
 def transactional_id(settings: Settings) -> str:

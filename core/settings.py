@@ -97,7 +97,7 @@ class ScorerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     group_id: str = "streamscore-scorer"
-    batch_size: int = Field(default=2000, ge=1)
+    batch_size: int = Field(default=5000, ge=1)
     """Largest micro-batch scored with one `predict_proba` call."""
 
     batch_timeout_ms: int = Field(default=50, ge=1)
