@@ -2,7 +2,7 @@
 
 Splits the scorer's end-to-end figure into what the handler costs (validation, model,
 formatting) and what is left for the transport. Runs the handler on stub records of a
-generated batch (3 % invalid), as it is and with each change of `scorer_patches.py`:
+generated batch (3 % invalid), as it is and with `scorer_patches.py`'s fast-features:
 
     python bench/handler_micro.py [--batch 2000] [--model logistic] [--repeat 7]
 """
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from scorer_patches import _SCORER_FLAGS, PATCHES, _install_process
+from scorer_patches import PATCHES
 from traffic import generate
 
 from consumers.scorer import ScorerMetrics, ScoringHandler
@@ -24,15 +24,6 @@ from core.serving import LoadedModel
 from core.settings import Settings
 from core.training import train_and_evaluate
 from producers.generator import ChurnGenerator
-
-VARIANTS: dict[str, dict[str, bool]] = {
-    "as is": {},
-    "log-fields-once": {"log_fields_once": True},
-    "fast-json": {"fast_json": True},
-    "both": {"log_fields_once": True, "fast_json": True},
-    "both + fast-features": {"log_fields_once": True, "fast_json": True},
-}
-"""Handler variants, in order; fast-features (not a handler flag) stays on once applied."""
 
 
 def main() -> int:
@@ -50,19 +41,13 @@ def main() -> int:
         StubRecord("customer-events", 0, i, m.value, m.key)
         for i, m in enumerate(generate(args.batch, seed=42, invalid_rate=0.03))
     ]
-    original = ScoringHandler.process
     print(
         f"ScoringHandler.process, {args.batch:,}-record batches, {args.model}: "
         f"best of {args.repeat}, microseconds per event"
     )
-    for name, flags in VARIANTS.items():
-        if name.endswith("fast-features"):
+    for name in ("as is", "fast-features"):
+        if name == "fast-features":
             PATCHES["fast-features"](Settings())
-        if flags:
-            _SCORER_FLAGS.update({"fast_json": False, "log_fields_once": False, **flags})
-            _install_process()
-        else:
-            ScoringHandler.process = original  # type: ignore[method-assign]
         handler = ScoringHandler(Settings(), slot, ScorerMetrics(CollectorRegistry()))
         best = float("inf")
         for _ in range(args.repeat):
@@ -70,7 +55,6 @@ def main() -> int:
             handler.process(records)
             best = min(best, time.perf_counter() - started)
         print(f"  {name:<18} {best / args.batch * 1e6:7.1f}")
-    ScoringHandler.process = original  # type: ignore[method-assign]
     return 0
 
 
