@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import structlog
 
 from core.errors import StreamscoreError
 from core.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from core.predictor import Predictor
 from core.registry import ModelRegistry, ModelVersion
 from core.schemas import CustomerEventFields
 
@@ -28,6 +29,10 @@ class LoadedModel:
     model: Any
     info: ModelVersion
     threshold: float
+    predictor: Predictor = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "predictor", Predictor(self.model))
 
     @property
     def name(self) -> str:
@@ -57,9 +62,7 @@ def feature_columns(events: Sequence[CustomerEventFields]) -> dict[str, Any]:
 
 def churn_probabilities(loaded: LoadedModel, events: Sequence[CustomerEventFields]) -> np.ndarray:
     """P(churn) for every event: one vectorized `predict_proba` for the whole batch."""
-    proba = loaded.model.predict_proba(feature_frame(events))
-    classes = list(getattr(loaded.model, "classes_", [0, 1]))
-    return np.asarray(proba[:, classes.index(1)], dtype=np.float64)
+    return loaded.predictor(feature_columns(events))
 
 
 class ModelSlot:
