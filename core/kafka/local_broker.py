@@ -194,6 +194,7 @@ class LocalBroker:
                 "-Xms256m",
                 "-Xmx1g",
                 "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=10",
                 "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={log4j}",
                 "-cp",
@@ -339,6 +340,9 @@ transaction.state.log.num.partitions=10
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+background.threads=2
 log.retention.hours=24
 log.segment.bytes=104857600
 """
