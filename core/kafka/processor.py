@@ -69,6 +69,10 @@ class BacklogAware(Protocol):
     def partitions_with_backlog(self, partitions: list[int]) -> None: ...
 
 
+class _StoppedWhileRetrying(Exception):
+    """A stop was requested while a transactional call was being retried."""
+
+
 class ProcessorFatal(KafkaLayerError):
     hint = "the process must restart; committed work is safe and uncommitted work is redone"
 
@@ -156,6 +160,7 @@ class BatchProcessor:
         self._log = structlog.get_logger("processor").bind(consumer=name)
         self._metrics = metrics or ProcessorMetrics.create(registry or CollectorRegistry(), name)
         self._stop = threading.Event()
+        self._run_stop = self._stop
         self._paused = False
         self._delivery_errors: list[KafkaError] = []
         self._last_lag_check = 0.0
@@ -190,8 +195,14 @@ class BatchProcessor:
         self._stop.set()
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Process until `stop` (or `self.stop()`) is set; then close cleanly."""
+        """Process until `stop` (or `self.stop()`) is set; then close cleanly.
+
+        A stop that arrives while a transactional call keeps failing (the broker is
+        away) ends the wait: the open transaction is left to the broker to abort, and
+        its batch is processed again after the restart, so nothing is lost.
+        """
         stop = stop or self._stop
+        self._run_stop = stop
         try:
             if self._delivery == "exactly-once":
                 self._call(self._producer.init_transactions, self._timeout_s * 3)
@@ -210,6 +221,8 @@ class BatchProcessor:
                     continue
                 self._process(records)
                 self._maybe_report_lag()
+        except _StoppedWhileRetrying as exc:
+            self._log.warning("stopped_during_transaction", error=str(exc))
         finally:
             self._close()
 
@@ -328,9 +341,14 @@ class BatchProcessor:
             except KafkaException as exc:
                 err = exc.args[0]
                 if err.retriable():
+                    if self._stopping():
+                        raise _StoppedWhileRetrying(err.str()) from None
                     self._log.info("transaction_call_retry", error=err.str())
                     continue
                 raise
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._run_stop.is_set()
 
     def _rewind(self, records: list[Message]) -> None:
         """Seek each partition back to the batch's first offset so nothing is skipped."""
