@@ -141,13 +141,7 @@ def main() -> int:
             ensure_topics(settings)
             registry = ModelRegistry(settings.registry.path)
             trained = train_and_evaluate(ChurnGenerator(seed=1).reference(5000), "logistic", 1)
-            v = registry.register(
-                "churn",
-                trained.model,
-                trained.metrics,
-                {},
-                reference_profile=trained.reference_profile,
-            ).version
+            v = trained.register(registry, "churn", {}, trigger="bench").version
             registry.promote("churn", v, "production", "bench")
             print(f"loading {args.events:,} events ...", flush=True)
             load(settings, args.events)

@@ -152,15 +152,8 @@ class Bench:
         for kind in self.opts.models:
             log(f"training {kind} on {len(frame):,} rows")
             result = train_and_evaluate(frame, kind, SEED)
-            version = registry.register(
-                f"churn-{kind}",
-                result.model,
-                result.metrics,
-                {"threshold": 0.5},
-                reference_profile=result.reference_profile,
-                feature_schema=result.feature_schema,
-                training_summary=result.summary,
-                trigger="bench",
+            version = result.register(
+                registry, f"churn-{kind}", {"threshold": 0.5}, trigger="bench"
             ).version
             registry.promote(f"churn-{kind}", version, "production", "bench")
 

@@ -40,6 +40,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from core.drift.profile import ReferenceProfile
 from core.errors import StreamscoreError
 from core.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, TARGET
+from core.registry import ModelRegistry, ModelVersion
 from core.registry.feature_schema import schema_from_frame
 
 ModelKind = Literal["logistic", "forest", "hgb"]
@@ -67,6 +68,29 @@ class TrainingResult:
     feature_schema: dict[str, Any]
     reference_profile: dict[str, Any]
     """Profile of the training split: what the drift watcher compares live events with."""
+
+    def register(
+        self,
+        registry: ModelRegistry,
+        name: str,
+        metadata: dict[str, Any],
+        *,
+        trigger: str,
+        parent_version: int | None = None,
+    ) -> ModelVersion:
+        """Register this model with everything recorded about it (metrics, profile,
+        feature schema, training summary); stages are left to the caller."""
+        return registry.register(
+            name,
+            self.model,
+            self.metrics,
+            metadata,
+            reference_profile=self.reference_profile,
+            feature_schema=self.feature_schema,
+            training_summary=self.summary,
+            parent_version=parent_version,
+            trigger=trigger,
+        )
 
 
 def build_pipeline(kind: str, seed: int | None = 0) -> Pipeline:

@@ -225,16 +225,12 @@ def _train(
     previous: int | None = None,
 ) -> int:
     trained = train_and_evaluate(ChurnGenerator(seed=seed).reference(20_000), "logistic", seed)
-    version = registry.register(
+    version = trained.register(
+        registry,
         name,
-        trained.model,
-        trained.metrics,
         {"threshold": 0.5, "model_kind": "logistic"},
-        reference_profile=trained.reference_profile,
-        feature_schema=trained.feature_schema,
-        training_summary=trained.summary,
-        parent_version=previous,
         trigger="demo",
+        parent_version=previous,
     ).version
     registry.promote(name, version, "production", reason)
     m = trained.metrics

@@ -110,15 +110,8 @@ def register_model(settings: Settings) -> Callable[..., int]:
     ) -> int:
         registry = ModelRegistry(settings.registry.path)
         result = train_and_evaluate(ChurnGenerator(seed=seed).reference(rows), kind, seed)
-        version = registry.register(
-            settings.registry.model_name,
-            result.model,
-            result.metrics,
-            {"threshold": 0.5},
-            reference_profile=result.reference_profile,
-            feature_schema=result.feature_schema,
-            training_summary=result.summary,
-            trigger="test",
+        version = result.register(
+            registry, settings.registry.model_name, {"threshold": 0.5}, trigger="test"
         ).version
         if promote:
             registry.promote(settings.registry.model_name, version, "production", "test")

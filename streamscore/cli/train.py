@@ -104,10 +104,9 @@ def _run(args: argparse.Namespace) -> int:
 
         parent = registry.production_version(name)
         progress.step(f"registering {name} in {registry.root}")
-        version = registry.register(
+        version = result.register(
+            registry,
             name,
-            result.model,
-            result.metrics,
             {
                 "model_kind": args.model,
                 "n_samples": args.n_samples,
@@ -116,9 +115,6 @@ def _run(args: argparse.Namespace) -> int:
                 "command": "streamscore train",
                 "train_seconds": round(time.perf_counter() - started, 3),
             },
-            reference_profile=result.reference_profile,
-            feature_schema=result.feature_schema,
-            training_summary=result.summary,
             parent_version=parent,
             trigger="initial" if parent is None else "manual",
         )
