@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from core.kafka.records import Record
+from core.records import Record
 from core.validation import InvalidEvent, parse_event
 
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]

@@ -9,26 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
+from core.kafka.client_logging import LibrdkafkaLogger
 from core.kafka.discovery import resolve_bootstrap
 from core.settings import Settings
-
-_LEVELS = {0: "critical", 1: "critical", 2: "critical", 3: "error", 4: "warning"}
-
-
-class LibrdkafkaLogger:
-    """Routes librdkafka's own log lines to structlog at debug level.
-
-    librdkafka otherwise writes connection failures straight to stderr, which buries the
-    one-line error a person should see when a broker is down.
-    """
-
-    def __init__(self) -> None:
-        self._log = structlog.get_logger("librdkafka")
-
-    def log(self, level: int, fmt: str, *args: Any) -> None:
-        self._log.debug("librdkafka", syslog_level=_LEVELS.get(level, "info"), msg=fmt % args)
 
 
 def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from core.kafka.records import OutRecord, Record
+from core.records import OutRecord, Record
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, DeadLetterHeaders
 
 _MAX_MESSAGE = 1000

@@ -1,7 +1,9 @@
-"""Where is the broker? One answer for the CLI, the consumers and the tests.
+"""Where is the broker? One answer for every client streamscore makes.
 
-Order: the settings' `kafka.bootstrap_servers`, then `KAFKA_BOOTSTRAP_SERVERS`, then the
-local broker recorded under the state dir by `streamscore broker start`.
+Order: the settings' `kafka.bootstrap_servers`, then `KAFKA_BOOTSTRAP_SERVERS`. The
+command line fills `kafka.bootstrap_servers` from the development broker that
+`streamscore broker start` runs (`streamscore.cli.runtime`), so building a client
+configuration never looks for, or constructs, the development broker.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import os
 
 from core.kafka.exceptions import BrokerNotFound
-from core.kafka.local_broker import LocalBroker
 from core.settings import Settings
 
 
@@ -19,7 +20,4 @@ def resolve_bootstrap(settings: Settings) -> str:
     from_env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if from_env:
         return from_env
-    running = LocalBroker(settings.state_dir / "broker").status()
-    if running is not None:
-        return running.bootstrap
     raise BrokerNotFound("no Kafka broker configured and no local broker is running")

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from core.kafka.client_logging import LibrdkafkaLogger
 from core.kafka.exceptions import BrokerStartError, MissingTool
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -235,8 +236,6 @@ class LocalBroker:
         self, proc: subprocess.Popen[bytes], state: BrokerState, timeout_s: float
     ) -> None:
         from confluent_kafka.admin import AdminClient
-
-        from core.kafka.config import LibrdkafkaLogger
 
         deadline = time.monotonic() + timeout_s
         config: dict[str, Any] = {

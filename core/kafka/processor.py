@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from core.kafka.config import consumer_config, producer_config
 from core.kafka.exceptions import DeliveryError, KafkaLayerError
-from core.kafka.records import OutRecord, Record, coordinates
+from core.records import OutRecord, Record, coordinates
 from core.settings import Settings
 
 Delivery = Literal["exactly-once", "at-least-once"]

@@ -1,11 +1,15 @@
-"""What every subcommand does first: load settings, configure logging."""
+"""What every subcommand does first: load settings, find the broker, configure logging."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from core.kafka.local_broker import LocalBroker
 from core.logging import configure_logging
+from core.promotion import Transition
+from core.registry import ModelRegistry
 from core.settings import Settings, load_settings
 
 
@@ -24,4 +28,34 @@ def settings_for(
         settings.logging.format,
         stream=None if logs_to_stdout else sys.stderr,
     )
+    return with_local_broker(settings)
+
+
+def with_local_broker(settings: Settings) -> Settings:
+    """Point the settings at the running development broker when nothing else is set.
+
+    Done once, here, so the library's client configuration never depends on the
+    development broker (and a production process never looks for one).
+    """
+    if settings.kafka.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip():
+        return settings
+    running = LocalBroker(settings.state_dir / "broker").status()
+    if running is not None:
+        settings.kafka.bootstrap_servers = running.bootstrap
     return settings
+
+
+def registry_for(args: argparse.Namespace, settings: Settings) -> ModelRegistry:
+    """The registry named by `--registry`, else by `settings.registry.path`."""
+    path = getattr(args, "registry", None) or settings.registry.path
+    return ModelRegistry(path, on_version_mismatch=settings.registry.on_version_mismatch)
+
+
+def told(transition: Transition) -> None:
+    """Say on stderr when running processes could not be told of a production change."""
+    if transition.announce_problem is not None:
+        print(
+            f"note: model-events not published ({transition.announce_problem}); running "
+            "processes pick the change up from the registry within registry.poll_s",
+            file=sys.stderr,
+        )

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.event_columns import decode_columns
-from core.kafka.records import StubRecord
 from core.validation import InvalidEvent, parse_event
+from tests.stubs import StubRecord
 from tests.unit.test_validation import VALID, values
 
 
