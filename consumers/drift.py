@@ -30,14 +30,15 @@ from core.drift.html import render_html
 from core.drift.policy import AlertPolicy
 from core.drift.profile import ReferenceProfile
 from core.drift.windows import Window, WindowManager
-from core.errors import StreamscoreError
 from core.event_columns import decode_columns
+from core.follower import ProductionFollower
 from core.health import HealthServer
 from core.kafka.admin import check_reachable
 from core.kafka.config import consumer_config
+from core.kafka.model_events import follow_production
 from core.kafka.processor import BatchProcessor
-from core.kafka.records import OutRecord, Record, coordinates
-from core.registry import ModelRegistry
+from core.records import OutRecord, Record, coordinates
+from core.registry import ModelRegistry, NoProductionModel
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
 from core.settings import Settings
 
@@ -85,18 +86,17 @@ class DriftHandler:
     def __init__(
         self,
         settings: Settings,
-        registry: ModelRegistry,
+        follower: ProductionFollower[Reference],
         metrics: DriftMetrics,
         restored: dict[str, Any] | None = None,
     ) -> None:
         self._settings = settings
         self._config = settings.drift
-        self._registry = registry
+        self._follower = follower
         self._name = settings.registry.model_name
         self._metrics = metrics
         self._log = structlog.get_logger(SERVICE)
         self._reports = settings.state_dir / "reports"
-        self._checked_at = float("-inf")
         self.reference: Reference | None = None
         self.windows: WindowManager | None = None
         self.policy = AlertPolicy(self._config)
@@ -105,7 +105,10 @@ class DriftHandler:
             self._restore(restored)
 
     def ready(self) -> bool:
-        return self.reference is not None
+        return self.reference is not None or self._follower.current is not None
+
+    def close(self) -> None:
+        self._follower.close()
 
     def partitions_with_backlog(self, partitions: list[int]) -> None:
         """Event-time windows wait for these partitions' first events before closing."""
@@ -114,34 +117,28 @@ class DriftHandler:
             self.windows.track_partitions(partitions)
 
     def idle(self) -> None:
-        now = time.monotonic()
-        if now - self._checked_at < self._settings.scorer.model_poll_s:
-            return
-        self._checked_at = now
-        try:
-            version = self._registry.production_version(self._name)
-        except StreamscoreError as exc:
-            self._log.error("registry_unreadable", error=exc.one_line())
-            return
-        if version is None or (self.reference and self.reference.version == version):
-            return
-        try:
-            reference = Reference.load(self._registry, self._name, version)
-        except StreamscoreError as exc:
-            self._log.error("profile_refused", model_version=version, error=exc.one_line())
-            return
-        self._pending = reference
-        if self.reference is None:
-            self._switch()
+        self._follower.refresh()
+        if self.reference is None and self._follower.current is not None:
+            self._switch(self._follower.current)
+
+    def _pending(self) -> Reference | None:
+        """A newer production profile than the one windows are judged against."""
+        latest = self._follower.current
+        if latest is None or (
+            self.reference is not None and latest.version == self.reference.version
+        ):
+            return None
+        return latest
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
         out: list[OutRecord] = []
-        if getattr(self, "_pending", None) is not None:
+        pending = self._pending()
+        if pending is not None:
             out.extend(self._judge(self.windows.flush() if self.windows else []))
-            self._switch()
+            self._switch(pending)
         if self.windows is None:
-            raise RuntimeError("process() called before a reference profile was loaded")
-        decoded = decode_columns(batch, self._settings.scorer.max_event_bytes)
+            raise NoProductionModel(self._name)
+        decoded = decode_columns(batch, self._settings.validation.max_event_bytes)
         self._metrics.invalid.inc(decoded.invalid)
         if decoded.valid:
             topic, _, _ = coordinates(batch[0])
@@ -228,12 +225,9 @@ class DriftHandler:
         path.write_text(html, encoding="utf-8")
         return path
 
-    def _switch(self) -> None:
-        pending = self._pending
-        if pending is None:
-            return
+    def _switch(self, pending: Reference) -> None:
         previous = self.reference.version if self.reference else None
-        self.reference, self._pending = pending, None
+        self.reference = pending
         self.windows = WindowManager.from_config(pending.profile, self._config)
         self.windows.track_partitions(self._backlog)
         self._metrics.profile_version.set(pending.version)
@@ -254,9 +248,8 @@ class DriftHandler:
         )
 
     def _restore(self, state: dict[str, Any]) -> None:
-        reference = Reference.load(self._registry, self._name, int(state["model_version"]))
+        reference = self._follower.load(int(state["model_version"]))
         self.reference = reference
-        self._pending = None
         self.windows = WindowManager.from_bytes(
             base64.b64decode(state["windows"]), reference.profile
         )
@@ -268,8 +261,6 @@ class DriftHandler:
             open_windows=len(self.windows.open),
             events_seen=self.windows.seen,
         )
-
-    _pending: Reference | None = None
 
 
 def read_checkpoint(settings: Settings) -> dict[str, Any] | None:
@@ -327,8 +318,9 @@ def run_drift(settings: Settings, stop: threading.Event) -> None:
     check_reachable(settings)
     registry = CollectorRegistry()
     metrics = DriftMetrics(registry)
-    model_registry = ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch)
-    handler = DriftHandler(settings, model_registry, metrics, read_checkpoint(settings))
+    handler = DriftHandler(
+        settings, follow_production(settings, Reference.load), metrics, read_checkpoint(settings)
+    )
     handler.idle()
     processor = BatchProcessor(
         settings,
@@ -363,4 +355,5 @@ def run_drift(settings: Settings, stop: threading.Event) -> None:
         processor.run(stop)
     finally:
         health.stop()
+        handler.close()
         log.info("drift_stopped")

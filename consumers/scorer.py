@@ -18,16 +18,21 @@ import msgspec
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from core.follower import ProductionFollower, Refusal
 from core.health import HealthServer
 from core.kafka.admin import check_reachable
 from core.kafka.dead_letter import DeadLetterPolicy, dead_letter
-from core.kafka.model_events import ModelEventListener
+from core.kafka.model_events import follow_production
 from core.kafka.processor import BatchProcessor
-from core.kafka.records import OutRecord, Record, coordinates
-from core.registry import ModelRegistry
-from core.sanitize import PiiScrubber
-from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, CustomerEventFields, RiskLevel
-from core.serving import ModelSlot, churn_probabilities
+from core.records import OutRecord, Record, coordinates
+from core.registry import NoProductionModel
+from core.schemas import (
+    CONTRACT_HEADER,
+    CONTRACT_VERSION,
+    CustomerEventFields,
+    PredictionLogFields,
+)
+from core.scoring import BatchScorer, LoadedModel
 from core.settings import Settings
 from core.validation import InvalidEvent, parse_event
 
@@ -64,125 +69,88 @@ class ScorerMetrics:
 
 
 class ScoringHandler:
-    """Validates, scores and formats one batch; knows nothing of Kafka delivery."""
+    """Validates a batch, scores it with `BatchScorer`, and turns the records into Kafka
+    records; knows nothing of Kafka delivery."""
 
     def __init__(
-        self,
-        settings: Settings,
-        slot: ModelSlot,
-        metrics: ScorerMetrics,
-        listener: ModelEventListener | None = None,
+        self, settings: Settings, follower: ProductionFollower[LoadedModel], metrics: ScorerMetrics
     ) -> None:
         self._topics = settings.topics
-        self._max_bytes = settings.scorer.max_event_bytes
-        # Validation keeps only contract fields, so what may be logged is known up front:
-        # the contract's fields minus PII names (and the event id, logged on its own).
-        scrub = PiiScrubber([*settings.scorer.pii_fields, "event_id"])
-        self._log_fields = frozenset(scrub(dict.fromkeys(CustomerEventFields.__annotations__)))
-        self._slot = slot
-        self._listener = listener
+        self._max_bytes = settings.validation.max_event_bytes
+        self._scorer = BatchScorer(SERVICE, settings.logging.pii_fields)
         self._metrics = metrics
-        self._log = structlog.get_logger(SERVICE)
-        self._model_name = settings.registry.model_name
+        self._refusals: list[Refusal] = []
+        self._follower = follower
+        follower.on_refused(self._on_refused)
+
+    def _on_refused(self, refusal: Refusal) -> None:
+        """Reported on the logs topic with the next batch (there is no record to attach
+        it to before then)."""
+        self._refusals.append(refusal)
+        self._metrics.models_refused.inc()
+
+    @property
+    def model(self) -> LoadedModel | None:
+        return self._follower.current
 
     def ready(self) -> bool:
-        return self._slot.current is not None
+        return self._follower.current is not None
+
+    def close(self) -> None:
+        self._follower.close()
 
     def idle(self) -> None:
-        heard = self._listener.poll() if self._listener is not None else []
-        if self._slot.refresh(force=bool(heard)) and self._slot.current is not None:
-            self._metrics.model_version.labels(self._model_name).set(self._slot.current.version)
+        if self._follower.refresh() and self._follower.current is not None:
+            loaded = self._follower.current
+            self._metrics.model_version.labels(loaded.name).set(loaded.version)
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
         started = time.perf_counter()
-        loaded = self._slot.current
+        loaded = self._follower.current
         if loaded is None:
-            raise RuntimeError("process() called with no model loaded")
-        now = datetime.now(UTC).isoformat()
-        out: list[OutRecord] = self._refusal_logs(now)
-        valid: list[tuple[Record, CustomerEventFields]] = []
+            raise NoProductionModel(self._follower.name)
+        now = datetime.now(UTC)
+        topics, scorer = self._topics, self._scorer
+        out = [self._log_record(self._refused(r, now), None) for r in self._drain_refusals()]
+        ids: list[str] = []
+        events: list[CustomerEventFields] = []
+        keys: list[bytes] = []
         for record in batch:
             try:
-                valid.append((record, parse_event(record.value(), self._max_bytes)))
+                event = parse_event(record.value(), self._max_bytes)
             except InvalidEvent as exc:
-                out.append(dead_letter(record, self._topics.dlq, exc.error_type, str(exc)))
-                out.append(self._error_log(record, exc, now))
+                source = coordinates(record)
+                out.append(dead_letter(record, topics.dlq, exc.error_type, str(exc)))
+                log = scorer.invalid_event_log(
+                    "{}:{}:{}".format(*source), exc.error_type, str(exc), now=now, source=source
+                )
+                out.append(self._log_record(log, record.key()))
                 self._metrics.dead_lettered.labels(exc.error_type).inc()
-        if not valid:
-            return out
-        probabilities = churn_probabilities(loaded, [event for _, event in valid])
-        latency_ms = (time.perf_counter() - started) * 1000
-        threshold, name, version = loaded.threshold, loaded.name, loaded.version
-        encode, log_fields = _ENCODE, self._log_fields
-        for (record, event), p in zip(valid, probabilities.tolist(), strict=True):
-            event_id = event.get("event_id") or "{}:{}:{}".format(*coordinates(record))
-            customer_id = event["customer_id"]
-            key = customer_id.encode()
-            prediction: dict[str, Any] = {
-                "event_id": event_id,
-                "customer_id": customer_id,
-                "prediction": int(p >= threshold),
-                "probability": p,
-                "risk_level": RiskLevel.of(p).value,
-                "model_name": name,
-                "model_version": version,
-                "scored_at": now,
-            }
-            out.append(OutRecord(self._topics.predictions, encode(prediction), key, _HEADERS))
-            log = {
-                "event": "prediction",
-                "level": "info",
-                "timestamp": now,
-                "service": SERVICE,
-                "event_id": event_id,
-                "input": {k: v for k, v in event.items() if k in log_fields},
-                "output": {
-                    "prediction": prediction["prediction"],
-                    "probability": p,
-                    "risk_level": prediction["risk_level"],
-                },
-                "latency_ms": round(latency_ms, 3),
-                "model_name": name,
-                "model_version": version,
-            }
-            out.append(OutRecord(self._topics.logs, encode(log), key, _HEADERS))
-        self._metrics.scored.inc(len(valid))
-        self._metrics.latency.observe(latency_ms / 1000)
+                continue
+            ids.append(event.get("event_id") or "{}:{}:{}".format(*coordinates(record)))
+            events.append(event)
+            keys.append(event["customer_id"].encode())
+        scored = scorer.score(loaded, ids, events, now=now, started=started)
+        encode, predictions, logs = _ENCODE, topics.predictions, topics.logs
+        for one, key in zip(scored, keys, strict=True):
+            out.append(OutRecord(predictions, encode(one.prediction), key, _HEADERS))
+            out.append(OutRecord(logs, encode(one.log), key, _HEADERS))
+        if scored:
+            self._metrics.scored.inc(len(scored))
+            self._metrics.latency.observe(scored[0].log["latency_ms"] / 1000)
         return out
 
-    def _error_log(self, record: Record, exc: InvalidEvent, now: str) -> OutRecord:
-        topic, partition, offset = coordinates(record)
-        log = {
-            "event": "error",
-            "level": "warning",
-            "timestamp": now,
-            "service": SERVICE,
-            "event_id": f"{topic}:{partition}:{offset}",
-            "error_type": exc.error_type,
-            "error_message": str(exc),
-            "source_topic": topic,
-            "source_partition": partition,
-            "source_offset": offset,
-        }
-        return OutRecord(self._topics.logs, _ENCODE(log), record.key(), _HEADERS)
+    def _drain_refusals(self) -> list[Refusal]:
+        refusals, self._refusals = self._refusals, []
+        return refusals
 
-    def _refusal_logs(self, now: str) -> list[OutRecord]:
-        logs = []
-        while self._slot.refusals:
-            version, reason = self._slot.refusals.pop(0)
-            self._metrics.models_refused.inc()
-            log = {
-                "event": "error",
-                "level": "error",
-                "timestamp": now,
-                "service": SERVICE,
-                "error_type": "model_refused",
-                "error_message": reason,
-                "model_name": self._model_name,
-                "model_version": version,
-            }
-            logs.append(OutRecord(self._topics.logs, _ENCODE(log), None, _HEADERS))
-        return logs
+    def _refused(self, refusal: Refusal, now: datetime) -> PredictionLogFields:
+        return self._scorer.refused_model_log(
+            refusal.model_name, refusal.version, refusal.reason, now=now
+        )
+
+    def _log_record(self, log: PredictionLogFields, key: bytes | None) -> OutRecord:
+        return OutRecord(self._topics.logs, _ENCODE(log), key, _HEADERS)
 
 
 def transactional_id(settings: Settings) -> str:
@@ -196,13 +164,7 @@ def run_scorer(settings: Settings, stop: threading.Event) -> None:
     check_reachable(settings)
     registry = CollectorRegistry()
     metrics = ScorerMetrics(registry)
-    slot = ModelSlot(
-        ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch),
-        settings.registry.model_name,
-        poll_s=settings.scorer.model_poll_s,
-    )
-    listener = ModelEventListener(settings, settings.registry.model_name)
-    handler = ScoringHandler(settings, slot, metrics, listener)
+    handler = ScoringHandler(settings, follow_production(settings, LoadedModel.load), metrics)
     handler.idle()
     processor = BatchProcessor(
         settings,
@@ -220,7 +182,7 @@ def run_scorer(settings: Settings, stop: threading.Event) -> None:
     )
 
     def status() -> dict[str, Any]:
-        current = slot.current
+        current = handler.model
         return {
             "status": "healthy" if current is not None else "degraded",
             "service": SERVICE,
@@ -238,11 +200,11 @@ def run_scorer(settings: Settings, stop: threading.Event) -> None:
         group_id=settings.scorer.group_id,
         delivery=settings.scorer.delivery,
         http_port=health.port,
-        model_version=slot.current.version if slot.current else None,
+        model_version=handler.model.version if handler.model else None,
     )
     try:
         processor.run(stop)
     finally:
         health.stop()
-        listener.close()
+        handler.close()
         log.info("scorer_stopped")

@@ -112,6 +112,52 @@ class Prediction(BaseModel):
     scored_at: datetime
 
 
+class PredictionFields(TypedDict):
+    """`Prediction` as a plain dict: what the scoring path builds for every event.
+
+    For the reason `CustomerEventFields` exists: a validated model per output costs
+    several times a dict at tens of thousands of events a second. A unit test holds the
+    two to the same fields, and every scored dict validates as a `Prediction`.
+    """
+
+    event_id: str
+    customer_id: str
+    prediction: Literal[0, 1]
+    probability: float
+    risk_level: RiskLevel
+    model_name: str
+    model_version: int
+    scored_at: datetime
+
+
+class PredictionOutput(TypedDict):
+    """The `output` of a prediction log: the answer without the identifiers."""
+
+    prediction: Literal[0, 1]
+    probability: float
+    risk_level: RiskLevel
+
+
+class PredictionLogFields(TypedDict, total=False):
+    """`PredictionLog` as a plain dict (see `PredictionFields`)."""
+
+    event: Literal["prediction", "error"]
+    level: Literal["info", "warning", "error"]
+    timestamp: datetime
+    service: str
+    event_id: str
+    input: dict[str, Any]
+    output: PredictionOutput
+    latency_ms: float
+    model_name: str
+    model_version: int
+    error_type: str
+    error_message: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+
+
 class PredictionLog(BaseModel):
     """`prediction-logs` value: one per prediction (`event=prediction`) and per error."""
 

@@ -29,6 +29,12 @@ from core.registry.config import RegistryConfig
 _NOT_SETTINGS = frozenset({"STREAMSCORE_CONFIG", "STREAMSCORE_KAFKA_LIBS"})
 """Environment variables with the prefix that are read elsewhere, not settings."""
 _SECRET_MARKERS = ("password", "secret", "token", "key", "credential", "jaas")
+MOVED: dict[str, str] = {
+    "scorer.model_poll_s": "registry.poll_s",
+    "scorer.max_event_bytes": "validation.max_event_bytes",
+    "scorer.pii_fields": "logging.pii_fields",
+}
+"""Settings renamed in 0.2: a config that still uses the old name is told the new one."""
 _config_file: ContextVar[Path | None] = ContextVar("streamscore_config_file", default=None)
 
 
@@ -114,8 +120,22 @@ class ScorerConfig(BaseModel):
     blocks read_committed readers until `transaction_timeout_ms` aborts it."""
 
     transaction_timeout_ms: int = Field(default=10000, ge=1000)
+    http_port: int = 8001
+    """Port of `/health` and `/metrics`; 0 picks a free one."""
+
+
+class ValidationConfig(BaseModel):
+    """Rules every reader of the input topic applies alike (scorer, drift watcher, HTTP
+    API), so they agree on which events are valid."""
+
+    model_config = ConfigDict(extra="forbid")
+
     max_event_bytes: int = Field(default=64 * 1024, ge=256)
-    """Larger messages are dead-lettered unparsed."""
+    """Larger messages are invalid (`oversized_message`) and dead-lettered unparsed."""
+
+
+class LoggingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
     pii_fields: list[str] = Field(
         default_factory=lambda: [
@@ -130,16 +150,6 @@ class ScorerConfig(BaseModel):
         ]
     )
     """Field names removed (case-insensitively, at any depth) from logged inputs."""
-
-    http_port: int = 8001
-    """Port of `/health` and `/metrics`; 0 picks a free one."""
-
-    model_poll_s: float = Field(default=5.0, gt=0)
-    """How often the registry is checked for a new production version."""
-
-
-class LoggingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -158,6 +168,7 @@ class Settings(BaseSettings):
     scorer: ScorerConfig = Field(default_factory=ScorerConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     state_dir: Path = Path(".streamscore")
     """Where the local broker, reports and other local state live."""
@@ -189,13 +200,16 @@ def load_settings(config_file: Path | str | None = None, **overrides: object) ->
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from None
     finally:
         _config_file.reset(token)
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    where = ".".join(str(p) for p in loc) or "<root>"
+    moved = MOVED.get(where)
+    return f"{where}: renamed to {moved}" if moved else f"{where}: {message}"
 
 
 def _reject_unknown_env(environ: Mapping[str, str]) -> None:
@@ -205,6 +219,11 @@ def _reject_unknown_env(environ: Mapping[str, str]) -> None:
         if not name.startswith("STREAMSCORE_") or name in _NOT_SETTINGS:
             continue
         section, _, key = name[len("STREAMSCORE_") :].lower().partition("__")
+        moved = MOVED.get(f"{section}.{key}")
+        if moved is not None:
+            new = "STREAMSCORE_" + moved.upper().replace(".", "__")
+            unknown.append(f"{name} (renamed to {new})")
+            continue
         field = Settings.model_fields.get(section)
         if field is None:
             unknown.append(name)

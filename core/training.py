@@ -68,6 +68,8 @@ class TrainingResult:
     feature_schema: dict[str, Any]
     reference_profile: dict[str, Any]
     """Profile of the training split: what the drift watcher compares live events with."""
+    threshold: float = 0.5
+    """Decision threshold the holdout metrics were computed at; registered with the model."""
 
     def register(
         self,
@@ -90,6 +92,7 @@ class TrainingResult:
             training_summary=self.summary,
             parent_version=parent_version,
             trigger=trigger,
+            threshold=self.threshold,
         )
 
 
@@ -129,7 +132,7 @@ def build_pipeline(kind: str, seed: int | None = 0) -> Pipeline:
 
 
 def train_and_evaluate(
-    df: pd.DataFrame, kind: str, seed: int, test_size: float = 0.25
+    df: pd.DataFrame, kind: str, seed: int, test_size: float = 0.25, threshold: float = 0.5
 ) -> TrainingResult:
     """Fit on a stratified split of `df` and score the holdout; deterministic per seed."""
     _check_frame(df, test_size)
@@ -142,7 +145,7 @@ def train_and_evaluate(
     started = time.perf_counter()
     pipeline.fit(x_train, y_train)
     fit_seconds = time.perf_counter() - started
-    metrics = evaluate(pipeline, x_test, y_test)
+    metrics = holdout_metrics(pipeline, x_test, y_test, threshold)
     summary: dict[str, Any] = {
         "rows": len(df),
         "train_rows": len(x_train),
@@ -156,6 +159,7 @@ def train_and_evaluate(
             for c in CATEGORICAL_FEATURES
         },
         "fit_seconds": round(fit_seconds, 4),
+        "threshold": threshold,
     }
     return TrainingResult(
         model=pipeline,
@@ -165,13 +169,16 @@ def train_and_evaluate(
         reference_profile=ReferenceProfile.from_frame(
             x_train, numeric=NUMERIC_FEATURES, categorical=CATEGORICAL_FEATURES
         ).to_dict(),
+        threshold=threshold,
     )
 
 
-def evaluate(model: Any, x: pd.DataFrame, y: Any) -> dict[str, float]:
-    """Holdout metrics at the serving threshold of 0.5 (what `prediction` reports)."""
+def holdout_metrics(
+    model: Any, x: pd.DataFrame, y: Any, threshold: float = 0.5
+) -> dict[str, float]:
+    """Holdout metrics at the serving threshold (what `prediction` reports)."""
     probability = np.asarray(model.predict_proba(x))[:, 1]
-    predicted = (probability >= 0.5).astype(int)
+    predicted = (probability >= threshold).astype(int)
     return {
         "accuracy": float(accuracy_score(y, predicted)),
         "f1": float(f1_score(y, predicted, zero_division=0)),

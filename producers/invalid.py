@@ -29,7 +29,7 @@ import numpy.typing as npt
 from producers.generator import BLOCK
 
 DEFAULT_MAX_EVENT_BYTES: Final = 64 * 1024
-"""The scorer's default `scorer.max_event_bytes`; oversized events exceed it."""
+"""The scorer's default `validation.max_event_bytes`; oversized events exceed it."""
 
 _INVALID_STREAM: Final = 11
 
@@ -55,7 +55,7 @@ class InvalidKind(StrEnum):
     OVERSIZED_VALUE = "oversized_value"
     """An identifier longer than the contract's 128 characters."""
     OVERSIZED = "oversized"
-    """Larger than `scorer.max_event_bytes`; dead-lettered before parsing."""
+    """Larger than `validation.max_event_bytes`; dead-lettered before parsing."""
 
 
 SCORER_ERROR_TYPE: Final[Mapping[InvalidKind, str]] = {

@@ -111,7 +111,7 @@ def run_demo(
     settings.scorer.group_id = f"scorer-demo-{run_id}"
     settings.scorer.transactional_id_prefix = f"scorer-demo-{run_id}"
     settings.scorer.http_port = 0
-    settings.scorer.model_poll_s = 1.0
+    settings.registry.poll_s = 1.0
     settings.drift = DriftConfig(
         group_id=f"drift-demo-{run_id}",
         window_kind="event-time",

@@ -101,20 +101,13 @@ def settings(kafka_bootstrap: str, tmp_path: Path, unique: str) -> Settings:
 @pytest.fixture
 def register_model(settings: Settings) -> Callable[..., int]:
     """Train a small churn model on generated data, register it, optionally promote it."""
-    from core.registry import ModelRegistry
-    from core.training import train_and_evaluate
-    from producers.generator import ChurnGenerator
+    from tests.models import train_and_register
 
     def _register(
         kind: str = "logistic", seed: int = 7, rows: int = 4000, promote: bool = True
     ) -> int:
-        registry = ModelRegistry(settings.registry.path)
-        result = train_and_evaluate(ChurnGenerator(seed=seed).reference(rows), kind, seed)
-        version = result.register(
-            registry, settings.registry.model_name, {"threshold": 0.5}, trigger="test"
-        ).version
-        if promote:
-            registry.promote(settings.registry.model_name, version, "production", "test")
-        return version
+        return train_and_register(
+            settings.registry.path, seed=seed, rows=rows, kind=kind, promote=promote
+        )
 
     return _register

@@ -38,3 +38,14 @@ class DeliveryError(KafkaLayerError):
     """A produce was not acknowledged; nothing downstream may assume it landed."""
 
     hint = "the record was not written; retry, or check the broker and topic"
+
+
+class StopRequested(KafkaLayerError):
+    """A stop was asked for while a call waited on the broker; the wait was given up.
+
+    Nothing is lost: what was not committed is redone by whoever owns the partitions next.
+    """
+
+
+class ProcessorFatal(KafkaLayerError):
+    hint = "the process must restart; committed work is safe and uncommitted work is redone"

@@ -8,34 +8,42 @@ now" so a promotion reaches all scorers in about a second instead of a poll inte
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 import structlog
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 from pydantic import ValidationError
 
 from core.errors import StreamscoreError
-from core.kafka.config import consumer_config, producer_config
+from core.follower import Loader, ProductionFollower
+from core.kafka.config import consumer_config
 from core.kafka.exceptions import DeliveryError
+from core.kafka.producer import CheckedProducer
+from core.records import OutRecord
+from core.registry import ModelRegistry
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, ModelEvent
 from core.settings import Settings
 
+T = TypeVar("T")
+
 
 def publish_model_event(settings: Settings, event: ModelEvent, timeout_s: float = 10.0) -> None:
-    producer = Producer(producer_config(settings))
-    errors: list[str] = []
+    producer = CheckedProducer.from_settings(settings)
     producer.produce(
-        settings.topics.model_events,
-        key=event.model_name.encode(),
-        value=event.model_dump_json().encode(),
-        headers=[(CONTRACT_HEADER, CONTRACT_VERSION.encode())],
-        on_delivery=lambda err, _msg: errors.append(err.str()) if err else None,
-    )
-    remaining = producer.flush(timeout_s)
-    if remaining or errors:
-        raise DeliveryError(
-            f"model event not delivered to {settings.topics.model_events}: "
-            + (errors[0] if errors else "timed out")
+        OutRecord(
+            settings.topics.model_events,
+            event.model_dump_json().encode(),
+            event.model_name.encode(),
+            [(CONTRACT_HEADER, CONTRACT_VERSION.encode())],
         )
+    )
+    try:
+        producer.flush(timeout_s)
+    except DeliveryError as exc:
+        raise DeliveryError(
+            f"model event not delivered to {settings.topics.model_events}: {exc}"
+        ) from None
 
 
 class ModelEventListener:
@@ -86,3 +94,20 @@ def announce(settings: Settings, event: ModelEvent, timeout_s: float = 5.0) -> s
     except StreamscoreError as exc:
         return exc.one_line()
     return None
+
+
+def announcer(settings: Settings, timeout_s: float = 5.0) -> Callable[[ModelEvent], str | None]:
+    """`announce` bound to these settings: what `core.promotion` takes as `announce`."""
+    return lambda event: announce(settings, event, timeout_s)
+
+
+def follow_production(settings: Settings, load: Loader[T]) -> ProductionFollower[T]:
+    """A follower of the configured model that listens on `model-events` and polls the
+    registry every `registry.poll_s`."""
+    return ProductionFollower(
+        ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch),
+        settings.registry.model_name,
+        load,
+        poll_s=settings.registry.poll_s,
+        announcements=ModelEventListener(settings, settings.registry.model_name),
+    )

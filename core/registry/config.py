@@ -19,3 +19,7 @@ class RegistryConfig(BaseModel):
 
     on_version_mismatch: Literal["warn", "refuse"] = "warn"
     """What loading does when the artifact was saved with other library versions."""
+
+    poll_s: float = Field(default=5.0, gt=0)
+    """How often every process following the production version (scorer, drift watcher,
+    HTTP API) re-reads the registry; `model-events` announcements make it sooner."""

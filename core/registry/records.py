@@ -60,6 +60,8 @@ class ModelVersion(BaseModel):
     """Artifact size in bytes."""
     metrics: dict[str, float] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Decision threshold: `prediction` is 1 when the churn probability reaches it."""
     feature_schema: dict[str, Any] = Field(default_factory=dict)
     """Input features: `{"features": [{"name", "type", "categories"?}, ...]}`."""
     library_versions: dict[str, str] = Field(default_factory=dict)

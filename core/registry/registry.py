@@ -105,6 +105,7 @@ class ModelRegistry:
         training_summary: dict[str, Any] | None = None,
         parent_version: int | None = None,
         trigger: str = "manual",
+        threshold: float = 0.5,
     ) -> ModelVersion:
         """Store a fitted estimator as the next version; stages are left unchanged.
 
@@ -120,6 +121,8 @@ class ModelRegistry:
             clean_metrics = finite_metrics(metrics)
         except (TypeError, ValueError) as exc:
             raise InvalidRegistration(f"metrics must be finite numbers: {exc}") from None
+        if not 0.0 < threshold < 1.0:
+            raise InvalidRegistration(f"threshold must be between 0 and 1, not {threshold}")
         if not isinstance(reference_profile, dict):
             raise InvalidRegistration("reference_profile must be a JSON object (dict)")
         schema = feature_schema if feature_schema is not None else schema_from_model(model)
@@ -144,6 +147,7 @@ class ModelRegistry:
                 size=len(artifact),
                 metrics=clean_metrics,
                 metadata=metadata,
+                threshold=threshold,
                 feature_schema=schema,
                 library_versions=library_versions(),
                 training_summary=summary,

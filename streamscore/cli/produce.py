@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         total = _event_count(args)
         invalid = InvalidMix(
-            args.seed, args.invalid_rate, max_event_bytes=settings.scorer.max_event_bytes
+            args.seed, args.invalid_rate, max_event_bytes=settings.validation.max_event_bytes
         )
         messages = event_messages(generator, total, args.start_index, invalid)
 

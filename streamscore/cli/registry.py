@@ -11,15 +11,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from core.kafka.model_events import announce
-from core.logging import configure_logging
+from core import promotion
+from core.kafka.model_events import announcer
 from core.registry import ModelRegistry, ModelVersion
-from core.schemas import ModelEvent
-from core.settings import Settings
-from streamscore.cli.runtime import settings_for
+from streamscore.cli.runtime import registry_for, settings_for, told
 
 EXIT_VERIFY_FAILED = 1
 
@@ -74,49 +71,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verify.set_defaults(func=_verify)
 
 
-def cli_settings(args: argparse.Namespace, service: str) -> Settings:
-    """Settings for a command whose stdout is its result: logs are sent to stderr."""
-    settings = settings_for(args, service)
-    configure_logging(service, settings.logging.level, settings.logging.format, stream=sys.stderr)
-    return settings
-
-
-def registry_at(args: argparse.Namespace, settings: Settings) -> ModelRegistry:
-    """The registry named by `--registry`, else by `settings.registry.path`."""
-    path = args.registry or settings.registry.path
-    return ModelRegistry(path, on_version_mismatch=settings.registry.on_version_mismatch)
-
-
 def open_registry(args: argparse.Namespace, service: str) -> ModelRegistry:
-    return registry_at(args, cli_settings(args, service))
-
-
-def _announce(
-    args: argparse.Namespace,
-    kind: Literal["promoted", "rolled_back"],
-    version: ModelVersion,
-    stage: str,
-    before: int | None,
-) -> None:
-    """Tell running scorers on `model-events`; they poll the registry when Kafka is away."""
-    if stage != "production":
-        return
-    event = ModelEvent(
-        event=kind,
-        model_name=version.name,
-        version=version.version,
-        stage="production",
-        previous_version=before,
-        reason=getattr(args, "reason", "") or "",
-        at=datetime.now(UTC),
-    )
-    problem = announce(cli_settings(args, "registry"), event, timeout_s=5.0)
-    if problem is not None:
-        print(
-            f"note: model-events not published ({problem}); scorers pick the change up "
-            "from the registry within scorer.model_poll_s",
-            file=sys.stderr,
-        )
+    return registry_for(args, settings_for(args, service))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -194,27 +150,37 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    registry = open_registry(args, "registry")
-    before = _stage_version(registry, args.name, args.stage)
-    version = registry.promote(args.name, args.version, stage=args.stage, reason=args.reason)
-    _announce(args, "promoted", version, args.stage, before)
+    settings = settings_for(args, "registry")
+    registry = registry_for(args, settings)
+    done = promotion.promote(
+        registry,
+        args.name,
+        args.version,
+        stage=args.stage,
+        reason=args.reason,
+        announce=announcer(settings),
+    )
+    told(done)
     if args.json:
-        _print_json(_version_json(version))
+        _print_json(_version_json(done.version))
     else:
-        was = f"was {before}" if before is not None else "was empty"
-        print(f"{version.name} version {version.version} is now {args.stage} ({was})")
+        was = f"was {done.previous}" if done.previous is not None else "was empty"
+        print(f"{done.version.name} version {done.version.version} is now {args.stage} ({was})")
     return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    registry = open_registry(args, "registry")
-    before = registry.production_version(args.name)
-    version = registry.rollback(args.name, reason=args.reason)
-    _announce(args, "rolled_back", version, "production", before)
+    settings = settings_for(args, "registry")
+    registry = registry_for(args, settings)
+    done = promotion.rollback(registry, args.name, reason=args.reason, announce=announcer(settings))
+    told(done)
     if args.json:
-        _print_json(_version_json(version))
+        _print_json(_version_json(done.version))
     else:
-        print(f"{version.name} production rolled back from version {before} to {version.version}")
+        print(
+            f"{done.version.name} production rolled back from version {done.previous} "
+            f"to {done.version.version}"
+        )
     return 0
 
 
@@ -290,12 +256,6 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         for row in (headers, *rows)
     ]
     return "\n".join(lines)
-
-
-def _stage_version(registry: ModelRegistry, name: str, stage: str) -> int | None:
-    if stage == "production":
-        return registry.production_version(name)
-    return next((v.version for v in registry.versions(name) if "staging" in v.stages), None)
 
 
 def _metric(version: ModelVersion, key: str) -> str:

@@ -16,10 +16,12 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from core import promotion
 from core.errors import StreamscoreError
+from core.kafka.model_events import announcer
 from core.training import DEFAULT_KIND, MODEL_KINDS, train_and_evaluate
 from producers.generator import ChurnGenerator
-from streamscore.cli.registry import cli_settings, registry_at
+from streamscore.cli.runtime import registry_for, settings_for, told
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +47,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("--test-size", type=float, default=0.25, help="holdout share")
     parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help=(
+            "decision threshold recorded with the version: `prediction` is 1 when the "
+            "churn probability reaches it (default 0.5); holdout accuracy and F1 use it"
+        ),
+    )
+    parser.add_argument(
         "--name", help="registered model name (default settings.registry.model_name)"
     )
     parser.add_argument("--registry", metavar="PATH", help="registry folder (overrides settings)")
@@ -54,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(func=_run)
 
 
-class Progress:
+class StepProgress:
     """Named steps as a tqdm bar on a terminal, else one plain line per step."""
 
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
@@ -87,11 +98,15 @@ def _run(args: argparse.Namespace) -> int:
         raise StreamscoreError(
             f"--n-samples {args.n_samples} is too small", hint="use at least 100 rows"
         )
-    settings = cli_settings(args, "train")
-    registry = registry_at(args, settings)
+    if not 0.0 < args.threshold < 1.0:
+        raise StreamscoreError(
+            f"--threshold {args.threshold} is not a probability", hint="use a value in (0, 1)"
+        )
+    settings = settings_for(args, "train")
+    registry = registry_for(args, settings)
     name = args.name or settings.registry.model_name
     promote = not args.no_promote
-    progress = Progress(total=4 if promote else 3)
+    progress = StepProgress(total=4 if promote else 3)
     try:
         progress.step(f"generating {args.n_samples:,} reference rows (seed {args.seed})")
         frame = ChurnGenerator(seed=args.seed).reference(args.n_samples)
@@ -99,7 +114,9 @@ def _run(args: argparse.Namespace) -> int:
 
         progress.step(f"fitting {args.model} and scoring the {args.test_size:.0%} holdout")
         started = time.perf_counter()
-        result = train_and_evaluate(frame, args.model, args.seed, test_size=args.test_size)
+        result = train_and_evaluate(
+            frame, args.model, args.seed, test_size=args.test_size, threshold=args.threshold
+        )
         progress.done()
 
         parent = registry.production_version(name)
@@ -123,7 +140,11 @@ def _run(args: argparse.Namespace) -> int:
         if promote:
             progress.step(f"promoting version {version.version} to production")
             reason = args.reason or f"streamscore train --model {args.model}"
-            version = registry.promote(name, version.version, "production", reason)
+            done = promotion.promote(
+                registry, name, version.version, reason=reason, announce=announcer(settings)
+            )
+            version = done.version
+            told(done)
             progress.done()
     finally:
         progress.close()

@@ -33,7 +33,7 @@ def configure(settings: Settings, window: int = 1000) -> None:
     settings.drift.window_events = window
     settings.drift.min_window_events = 500
     settings.drift.batch_size = 700
-    settings.scorer.model_poll_s = 0.5
+    settings.registry.poll_s = 0.5
 
 
 def stream(n: int, seed: int, start: int = 0, shifted: bool = False) -> list[dict[str, Any]]:
@@ -153,7 +153,7 @@ def test_event_time_windows_over_a_backlog_count_every_event_and_alert_on_drift(
     settings.drift.allowed_lateness_s = 0.2
     settings.drift.min_window_events = 500
     settings.drift.batch_size = 700
-    settings.scorer.model_poll_s = 0.5
+    settings.registry.poll_s = 0.5
     gen = ChurnGenerator(
         seed=24, scenarios=[FeatureShift(feature="monthly_charges", shift=35.0, start_event=5000)]
     )

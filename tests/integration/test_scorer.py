@@ -140,7 +140,7 @@ def test_without_a_production_model_the_scorer_pauses_then_resumes_on_promotion(
 
     port = free_port()
     settings.scorer.http_port = port
-    settings.scorer.model_poll_s = 0.5
+    settings.registry.poll_s = 0.5
     produce_json(settings, settings.topics.events, events(300))
     with running_scorer(settings):
         time.sleep(4)
@@ -164,7 +164,7 @@ def test_a_promotion_mid_stream_swaps_models_with_no_gap_and_no_duplicate(
 ) -> None:
     import time
 
-    settings.scorer.model_poll_s = 0.2
+    settings.registry.poll_s = 0.2
     settings.scorer.batch_size = 100
     v1 = register_model(seed=1)
     v2 = register_model(seed=2, promote=False)

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from consumers.drift import DriftHandler, DriftMetrics
-from core.kafka.records import StubRecord
+from consumers.drift import DriftHandler, DriftMetrics, Reference
+from core.follower import ProductionFollower
 from core.registry import ModelRegistry
 from core.settings import Settings
-from core.training import train_and_evaluate
 from producers.generator import ChurnGenerator
 from producers.invalid import encode
 from producers.scenarios import FeatureShift
+from tests.models import train_and_register
+from tests.stubs import StubRecord
 
 
 def make_settings(tmp_path: Path) -> Settings:
@@ -22,18 +23,12 @@ def make_settings(tmp_path: Path) -> Settings:
     s.drift.window_kind = "count"
     s.drift.window_events = 1000
     s.drift.min_window_events = 500
-    s.scorer.model_poll_s = 0.0
+    s.registry.poll_s = 0.0
     return s
 
 
 def register(settings: Settings, seed: int) -> int:
-    registry = ModelRegistry(settings.registry.path)
-    trained = train_and_evaluate(ChurnGenerator(seed=seed).reference(3000), "logistic", seed)
-    version = registry.register(
-        "churn", trained.model, trained.metrics, {}, reference_profile=trained.reference_profile
-    ).version
-    registry.promote("churn", version, "production", "test")
-    return version
+    return train_and_register(settings.registry.path, seed=seed, rows=3000)
 
 
 def records(n: int, start: int = 0, shifted: bool = False) -> list[StubRecord]:
@@ -42,10 +37,13 @@ def records(n: int, start: int = 0, shifted: bool = False) -> list[StubRecord]:
     return [StubRecord("events", 0, start + i, encode(e)) for i, (e, _) in enumerate(events)]
 
 
+def follower(settings: Settings) -> ProductionFollower[Reference]:
+    registry = ModelRegistry(settings.registry.path)
+    return ProductionFollower(registry, "churn", Reference.load, poll_s=0)
+
+
 def handler(settings: Settings) -> DriftHandler:
-    h = DriftHandler(
-        settings, ModelRegistry(settings.registry.path), DriftMetrics(CollectorRegistry())
-    )
+    h = DriftHandler(settings, follower(settings), DriftMetrics(CollectorRegistry()))
     h.idle()
     return h
 

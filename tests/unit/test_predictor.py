@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
 from core.predictor import Predictor
-from core.serving import feature_columns, feature_frame
+from core.schemas import CustomerEventFields
+from core.scoring import feature_columns
 from core.training import build_pipeline, train_and_evaluate
 from core.validation import parse_event
 from producers.generator import ChurnGenerator
 from producers.invalid import encode
+
+
+def feature_frame(events: Sequence[CustomerEventFields]) -> pd.DataFrame:
+    """What a whole Pipeline takes: the same columns as a DataFrame."""
+    return pd.DataFrame(feature_columns(events))
 
 
 def batch(n: int, seed: int = 5) -> list[Any]:

@@ -61,3 +61,16 @@ def test_a_missing_settings_file_is_an_error(tmp_path: Path) -> None:
 def test_secret_client_options_are_masked_for_logs() -> None:
     kafka = KafkaConfig(client={"sasl.password": "hunter2", "security.protocol": "SASL_SSL"})
     assert kafka.redacted_client() == {"sasl.password": "***", "security.protocol": "SASL_SSL"}
+
+
+def test_a_renamed_setting_names_its_new_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMSCORE_SCORER__MODEL_POLL_S", "1")
+    with pytest.raises(ConfigError, match="STREAMSCORE_REGISTRY__POLL_S"):
+        load_settings()
+
+
+def test_a_renamed_setting_in_a_file_names_its_new_place(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("[scorer]\nmax_event_bytes = 1000\n")
+    with pytest.raises(ConfigError, match=r"scorer.max_event_bytes: renamed to validation"):
+        load_settings(config)
