@@ -3,8 +3,9 @@ reference profile, alerts on `drift-alerts`.
 
 Restarts lose and repeat nothing: each batch's transaction carries the batch's offsets,
 any alerts, and a checkpoint of the open windows and the alert policy (to the compacted
-`drift_state` topic, keyed by group id). On start the last checkpoint is read back, so
-window state always matches the committed offsets. One watcher runs per group.
+`drift_state` topic, through `core.kafka.changelog`, keyed by group id). On start the
+last checkpoint is read back, so window state always matches the committed offsets.
+One watcher runs per group: its state is the whole group's (scale-out is future work).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import structlog
-from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from core.drift.alert import DriftAlert
@@ -32,11 +30,10 @@ from core.drift.profile import ReferenceProfile
 from core.drift.windows import Window, WindowManager
 from core.event_columns import decode_columns
 from core.follower import ProductionFollower
-from core.health import HealthServer
-from core.kafka.admin import check_reachable
-from core.kafka.config import consumer_config
+from core.kafka.changelog import WHOLE_GROUP, CheckpointStore
 from core.kafka.model_events import follow_production
-from core.kafka.processor import BatchProcessor
+from core.kafka.processor import Assignment, BatchHandler
+from core.kafka.service import ConsumerSpec, run_consumer
 from core.records import OutRecord, Record, coordinates
 from core.registry import ModelRegistry, NoProductionModel
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
@@ -82,13 +79,14 @@ class Reference:
         return cls(version, profile, info.profile_digest)
 
 
-class DriftHandler:
+class DriftHandler(BatchHandler):
     def __init__(
         self,
         settings: Settings,
         follower: ProductionFollower[Reference],
         metrics: DriftMetrics,
-        restored: dict[str, Any] | None = None,
+        store: CheckpointStore,
+        restored: bytes | None = None,
     ) -> None:
         self._settings = settings
         self._config = settings.drift
@@ -101,8 +99,9 @@ class DriftHandler:
         self.windows: WindowManager | None = None
         self.policy = AlertPolicy(self._config)
         self._backlog: list[int] = []
+        self._store = store
         if restored is not None:
-            self._restore(restored)
+            self._restore(json.loads(restored))
 
     def ready(self) -> bool:
         return self.reference is not None or self._follower.current is not None
@@ -110,11 +109,20 @@ class DriftHandler:
     def close(self) -> None:
         self._follower.close()
 
-    def partitions_with_backlog(self, partitions: list[int]) -> None:
-        """Event-time windows wait for these partitions' first events before closing."""
-        self._backlog = partitions
+    def on_assigned(self, assignment: Assignment) -> None:
+        """Event-time windows wait for backlogged partitions' first events before closing."""
+        self._backlog = assignment.backlogged()
         if self.windows is not None:
-            self.windows.track_partitions(partitions)
+            self.windows.track_partitions(self._backlog)
+
+    def status(self) -> dict[str, Any]:
+        ref, windows = self.reference, self.windows
+        return {
+            "model_name": self._name,
+            "profile_version": ref.version if ref else None,
+            "open_windows": len(windows.open) if windows else 0,
+            "late_events": windows.late_events if windows else 0,
+        }
 
     def idle(self) -> None:
         self._follower.refresh()
@@ -235,17 +243,13 @@ class DriftHandler:
 
     def _checkpoint(self) -> OutRecord:
         if self.windows is None or self.reference is None:
-            raise RuntimeError("checkpoint before a reference profile was loaded")
+            raise NoProductionModel(self._name)
         state = {
             "model_version": self.reference.version,
             "windows": base64.b64encode(self.windows.to_bytes()).decode(),
             "policy": self.policy.to_dict(),
         }
-        return OutRecord(
-            self._settings.topics.drift_state,
-            json.dumps(state).encode(),
-            self._config.group_id.encode(),
-        )
+        return self._store.record(json.dumps(state).encode())
 
     def _restore(self, state: dict[str, Any]) -> None:
         reference = self._follower.load(int(state["model_version"]))
@@ -261,36 +265,6 @@ class DriftHandler:
             open_windows=len(self.windows.open),
             events_seen=self.windows.seen,
         )
-
-
-def read_checkpoint(settings: Settings) -> dict[str, Any] | None:
-    """The last committed checkpoint of this group, read to the end of the changelog."""
-    topic, key = settings.topics.drift_state, settings.drift.group_id.encode()
-    consumer = Consumer(
-        consumer_config(settings, f"{settings.drift.group_id}-restore-{uuid.uuid4().hex[:8]}")
-    )
-    try:
-        tp = TopicPartition(topic, 0)
-        _, high = consumer.get_watermark_offsets(tp, timeout=settings.kafka.timeout_s)
-        if high <= 0:
-            return None
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        latest: bytes | None = None
-        deadline = time.monotonic() + settings.kafka.timeout_s * 3
-        position = 0
-        while position < high and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 0.5):
-                if msg.error() is not None:
-                    continue
-                position = (msg.offset() or 0) + 1
-                if msg.key() == key:
-                    latest = msg.value()
-            # Transaction markers take offsets too: stop once the consumer's position passes them.
-            positions = consumer.position([TopicPartition(topic, 0)])
-            position = max(position, positions[0].offset)
-        return json.loads(latest) if latest else None
-    finally:
-        consumer.close()
 
 
 def _clock(seconds: float) -> str:
@@ -314,46 +288,20 @@ def _skip_batch(exc: Exception, batch: Sequence[Record]) -> list[OutRecord]:
 
 
 def run_drift(settings: Settings, stop: threading.Event) -> None:
-    log = structlog.get_logger(SERVICE)
-    check_reachable(settings)
-    registry = CollectorRegistry()
-    metrics = DriftMetrics(registry)
-    handler = DriftHandler(
-        settings, follow_production(settings, Reference.load), metrics, read_checkpoint(settings)
-    )
-    handler.idle()
-    processor = BatchProcessor(
-        settings,
-        name=SERVICE,
-        group_id=settings.drift.group_id,
-        topics=[settings.topics.events],
-        handler=handler,
-        on_error=_skip_batch,
-        batch_size=settings.drift.batch_size,
-        batch_timeout_s=settings.drift.batch_timeout_ms / 1000,
-        delivery="exactly-once",
-        transactional_id=f"{settings.drift.group_id}-watcher",
-        registry=registry,
+    """Watch for drift until `stop` is set; /health and /metrics served meanwhile."""
+    config = settings.drift
+    spec = ConsumerSpec.from_config(
+        SERVICE,
+        config,
+        [settings.topics.events],
+        _skip_batch,
+        transactional_id=f"{config.group_id}-watcher",
     )
 
-    def status() -> dict[str, Any]:
-        ref = handler.reference
-        return {
-            "status": "healthy" if ref is not None else "degraded",
-            "service": SERVICE,
-            "model_name": settings.registry.model_name,
-            "profile_version": ref.version if ref else None,
-            "open_windows": len(handler.windows.open) if handler.windows else 0,
-            "late_events": handler.windows.late_events if handler.windows else 0,
-            "input_paused": processor.paused,
-            "last_batch_time": processor.last_batch_at,
-        }
+    def handler(registry: CollectorRegistry) -> DriftHandler:
+        store = CheckpointStore(settings, settings.topics.drift_state, config.group_id)
+        restored = store.restore().get(WHOLE_GROUP)
+        follower = follow_production(settings, Reference.load)
+        return DriftHandler(settings, follower, DriftMetrics(registry), store, restored)
 
-    health = HealthServer(status, registry, settings.drift.http_port).start()
-    log.info("drift_started", group_id=settings.drift.group_id, http_port=health.port)
-    try:
-        processor.run(stop)
-    finally:
-        health.stop()
-        handler.close()
-        log.info("drift_stopped")
+    run_consumer(settings, stop, spec, handler)

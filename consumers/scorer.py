@@ -1,7 +1,8 @@
 """The scoring consumer: `customer-events` in, `churn-predictions` and `prediction-logs` out.
 
-A thin wiring of core pieces: `BatchProcessor` (transactions, rebalances, pause),
-`parse_event` (validation), `ModelSlot` (hot swap), `dead_letter` and `PiiScrubber`.
+A thin wiring of core pieces on the consumer scaffold (`core.kafka.service`):
+`parse_event` (validation), `BatchScorer` (the scoring path the HTTP API shares),
+`ProductionFollower` (hot swap) and `dead_letter`.
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from core.follower import ProductionFollower, Refusal
-from core.health import HealthServer
-from core.kafka.admin import check_reachable
 from core.kafka.dead_letter import DeadLetterPolicy, dead_letter
 from core.kafka.model_events import follow_production
-from core.kafka.processor import BatchProcessor
+from core.kafka.processor import BatchHandler, BatchTiming
+from core.kafka.service import ConsumerSpec, run_consumer
 from core.records import OutRecord, Record, coordinates
 from core.registry import NoProductionModel
 from core.schemas import (
@@ -68,7 +67,7 @@ class ScorerMetrics:
         )
 
 
-class ScoringHandler:
+class ScoringHandler(BatchHandler):
     """Validates a batch, scores it with `BatchScorer`, and turns the records into Kafka
     records; knows nothing of Kafka delivery."""
 
@@ -98,6 +97,14 @@ class ScoringHandler:
 
     def close(self) -> None:
         self._follower.close()
+
+    def status(self) -> dict[str, Any]:
+        current = self._follower.current
+        return {
+            "model_loaded": current is not None,
+            "model_name": self._follower.name,
+            "model_version": current.version if current else None,
+        }
 
     def idle(self) -> None:
         if self._follower.refresh() and self._follower.current is not None:
@@ -158,53 +165,28 @@ def transactional_id(settings: Settings) -> str:
     return f"{settings.scorer.transactional_id_prefix}-{instance}"
 
 
-def run_scorer(settings: Settings, stop: threading.Event) -> None:
-    """Score until `stop` is set; /health and /metrics served meanwhile."""
-    log = structlog.get_logger(SERVICE)
-    check_reachable(settings)
-    registry = CollectorRegistry()
-    metrics = ScorerMetrics(registry)
-    handler = ScoringHandler(settings, follow_production(settings, LoadedModel.load), metrics)
-    handler.idle()
-    processor = BatchProcessor(
-        settings,
-        name=SERVICE,
-        group_id=settings.scorer.group_id,
-        topics=[settings.topics.events],
-        handler=handler,
-        on_error=DeadLetterPolicy(settings.topics.dlq),
-        batch_size=settings.scorer.batch_size,
-        batch_timeout_s=settings.scorer.batch_timeout_ms / 1000,
+def spec(settings: Settings) -> ConsumerSpec:
+    return ConsumerSpec.from_config(
+        SERVICE,
+        settings.scorer,
+        [settings.topics.events],
+        DeadLetterPolicy(settings.topics.dlq),
         delivery=settings.scorer.delivery,
         transactional_id=transactional_id(settings),
         transaction_timeout_ms=settings.scorer.transaction_timeout_ms,
-        registry=registry,
     )
 
-    def status() -> dict[str, Any]:
-        current = handler.model
-        return {
-            "status": "healthy" if current is not None else "degraded",
-            "service": SERVICE,
-            "model_loaded": current is not None,
-            "model_name": settings.registry.model_name,
-            "model_version": current.version if current else None,
-            "input_paused": processor.paused,
-            "partitions": processor.assignment,
-            "last_batch_time": processor.last_batch_at,
-        }
 
-    health = HealthServer(status, registry, settings.scorer.http_port).start()
-    log.info(
-        "scorer_started",
-        group_id=settings.scorer.group_id,
-        delivery=settings.scorer.delivery,
-        http_port=health.port,
-        model_version=handler.model.version if handler.model else None,
-    )
-    try:
-        processor.run(stop)
-    finally:
-        health.stop()
-        handler.close()
-        log.info("scorer_stopped")
+def run_scorer(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    on_batch: Callable[[BatchTiming], None] | None = None,
+) -> None:
+    """Score until `stop` is set; /health and /metrics served meanwhile."""
+
+    def handler(registry: CollectorRegistry) -> ScoringHandler:
+        follower = follow_production(settings, LoadedModel.load)
+        return ScoringHandler(settings, follower, ScorerMetrics(registry))
+
+    run_consumer(settings, stop, spec(settings), handler, on_batch=on_batch)

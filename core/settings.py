@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.consumer_config import ConsumerConfig
 from core.drift.config import DriftConfig
 from core.errors import ConfigError
 from core.registry.config import RegistryConfig
@@ -99,7 +100,7 @@ class TopicsConfig(BaseModel):
         ]
 
 
-class ScorerConfig(BaseModel):
+class ScorerConfig(ConsumerConfig):
     model_config = ConfigDict(extra="forbid")
 
     group_id: str = "streamscore-scorer"

@@ -76,7 +76,7 @@ ALL_KINDS: Final = tuple(InvalidKind)
 
 
 @dataclass(frozen=True, slots=True)
-class InvalidEvent:
+class DamagedEvent:
     """The raw message value to send, the kind of damage, and which variant of it."""
 
     kind: InvalidKind
@@ -139,7 +139,7 @@ def make_invalid(
     rng: np.random.Generator,
     *,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-) -> InvalidEvent:
+) -> DamagedEvent:
     """Damage a valid `event` in the way `kind` names; `rng` picks the variant."""
     good = encode(event)
     if kind is InvalidKind.MALFORMED_JSON:
@@ -174,7 +174,7 @@ def make_invalid(
     else:
         detail = f"padded past {max_event_bytes} bytes"
         value = _with(event, "notes", "x" * (max_event_bytes + 1))
-    return InvalidEvent(kind, value, detail)
+    return DamagedEvent(kind, value, detail)
 
 
 def _with(event: Mapping[str, Any], name: str, value: Any) -> bytes:
@@ -222,7 +222,7 @@ class InvalidMix:
         pick = int(self._picks[offset])
         return None if pick < 0 else self.kinds[pick]
 
-    def damage(self, index: int, kind: InvalidKind, event: Mapping[str, Any]) -> InvalidEvent:
+    def damage(self, index: int, kind: InvalidKind, event: Mapping[str, Any]) -> DamagedEvent:
         """The invalid value for event `index`; the variant is seeded by the index."""
         rng = np.random.default_rng([self.seed, _INVALID_STREAM, index, 1])
         return make_invalid(kind, event, rng, max_event_bytes=self.max_event_bytes)

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import structlog
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException
 from tqdm import tqdm
 
+from core.kafka.producer import CheckedProducer
+from core.records import OutRecord
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
 from producers.messages import EventMessage
 from producers.outcomes import OutcomeQueue
@@ -96,7 +98,7 @@ class PublishReport:
 class Publisher:
     """Produces records and counts their deliveries; `finish` settles every one."""
 
-    def __init__(self, producer: Producer, report: PublishReport) -> None:
+    def __init__(self, producer: CheckedProducer, report: PublishReport) -> None:
         self._producer = producer
         self.report = report
         self._callbacks = {
@@ -120,23 +122,14 @@ class Publisher:
     def send(self, topic: str, key: bytes | None, value: bytes, counts: DeliveryCounts) -> None:
         """Hand one record to the producer, waiting while its local queue is full."""
         callback = self._callbacks[id(counts)]
-        while True:
-            try:
-                self._producer.produce(
-                    topic, value=value, key=key, headers=_HEADERS, on_delivery=callback
-                )
-            except BufferError:
-                self._producer.poll(0.05)
-                continue
-            except KafkaException as exc:
-                counts.sent += 1
-                counts.failed += 1
-                error = exc.args[0] if exc.args else exc
-                name = error.name() if hasattr(error, "name") else type(exc).__name__
-                self.report.errors[name] += 1
-                return
-            counts.sent += 1
-            return
+        try:
+            self._producer.produce(OutRecord(topic, value, key, _HEADERS), on_delivery=callback)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else exc
+            name = error.name() if hasattr(error, "name") else type(exc).__name__
+            counts.failed += 1
+            self.report.errors[name] += 1
+        counts.sent += 1
 
     def serve(self, timeout: float) -> None:
         """Serve delivery callbacks, blocking at most `timeout` seconds."""
@@ -145,9 +138,9 @@ class Publisher:
     def finish(self, timeout_s: float) -> None:
         """Flush; what is still unconfirmed after `timeout_s` counts as failed."""
         deadline = time.monotonic() + timeout_s
-        remaining = self._producer.flush(timeout_s)
+        remaining = self._producer.raw.flush(timeout_s)
         while remaining and time.monotonic() < deadline:
-            remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
+            remaining = self._producer.raw.flush(max(0.0, deadline - time.monotonic()))
         for counts in (self.report.events, self.report.outcomes):
             lost = counts.unconfirmed
             if lost:
@@ -168,7 +161,7 @@ class Pacer:
         return self.start if self.rate is None else self.start + i / self.rate
 
 
-class Progress:
+class PublishProgress:
     """A tqdm bar on a terminal; otherwise a plain line every `every_s` seconds."""
 
     def __init__(
@@ -221,7 +214,7 @@ class Progress:
 
 
 def publish(
-    producer: Producer,
+    producer: CheckedProducer,
     messages: Iterable[EventMessage],
     *,
     events_topic: str,
@@ -246,7 +239,7 @@ def publish(
     """
     report = PublishReport(target_rate=rate)
     run = _Run(Publisher(producer, report), events_topic, outcomes_topic, outcome_delay_s)
-    bar = Progress(total, report, enabled=progress)
+    bar = PublishProgress(total, report, enabled=progress)
     start = time.monotonic()
     try:
         run.send_events(messages, Pacer(rate, start), duration_s, bar)
@@ -285,7 +278,7 @@ class _Run:
         messages: Iterable[EventMessage],
         pacer: Pacer,
         duration_s: float | None,
-        bar: Progress,
+        bar: PublishProgress,
     ) -> None:
         clock, report, events = time.monotonic, self.report, self.report.events
         deadline = None if duration_s is None else pacer.start + duration_s
@@ -324,7 +317,7 @@ class _Run:
             if events.sent > 1:
                 report.events_per_s = (events.sent - 1) / max(last_send - first_send, 1e-9)
 
-    def drain_outcomes(self, bar: Progress) -> None:
+    def drain_outcomes(self, bar: PublishProgress) -> None:
         while self.queue is not None and len(self.queue):
             now = time.monotonic()
             self.release_outcomes(now)

@@ -20,18 +20,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 
 from consumers.drift import run_drift
 from consumers.scorer import run_scorer
 from core.drift.config import DriftConfig
 from core.kafka.admin import ensure_topics
-from core.kafka.config import consumer_config, producer_config
+from core.kafka.config import consumer_config
+from core.kafka.exceptions import DeliveryError
 from core.kafka.local_broker import LocalBroker
-from core.kafka.model_events import publish_model_event
+from core.kafka.model_events import announcer
+from core.kafka.producer import CheckedProducer
 from core.logging import configure_logging
+from core.promotion import Announce, no_announcement, promote
 from core.registry import ModelRegistry
-from core.schemas import DeadLetterHeaders, ModelEvent
+from core.schemas import DeadLetterHeaders
 from core.settings import Settings, TopicsConfig
 from core.training import train_and_evaluate
 from producers.generator import ChurnGenerator
@@ -141,7 +144,7 @@ def run_demo(
     half = events // 2
     drift: Scenario = PRESETS["charges-up"]
     generator = ChurnGenerator(seed=7, scenarios=[_starting(drift, half)])
-    producer = Producer(producer_config(settings))
+    producer = CheckedProducer.from_settings(settings, raise_failures=False)
     mix = InvalidMix(seed=7, rate=invalid_rate)
     say.step(
         f"Publish {half:,} events ({invalid_rate:.0%} malformed or out of range) "
@@ -157,18 +160,14 @@ def run_demo(
         progress=out is not None and out.isatty(),
     )
     say.step("Retrain on fresh data and promote version 2 while events keep flowing")
-    v2 = _train(registry, name, seed=2, reason="scheduled retrain", say=say, previous=v1)
-    publish_model_event(
-        settings,
-        ModelEvent(
-            event="promoted",
-            model_name=name,
-            version=v2,
-            stage="production",
-            previous_version=v1,
-            reason="demo retrain",
-            at=datetime.now(UTC),
-        ),
+    _train(
+        registry,
+        name,
+        seed=2,
+        reason="scheduled retrain",
+        say=say,
+        previous=v1,
+        announce=announcer(settings),
     )
     say.step(f"Publish {events - half:,} more events; monthly charges drift up from here")
     second = publish(
@@ -223,16 +222,19 @@ def _train(
     reason: str,
     say: Narrator,
     previous: int | None = None,
+    announce: Announce = no_announcement,
 ) -> int:
     trained = train_and_evaluate(ChurnGenerator(seed=seed).reference(20_000), "logistic", seed)
     version = trained.register(
         registry,
         name,
-        {"threshold": 0.5, "model_kind": "logistic"},
+        {"model_kind": "logistic"},
         trigger="demo",
         parent_version=previous,
     ).version
-    registry.promote(name, version, "production", reason)
+    done = promote(registry, name, version, reason=reason, announce=announce)
+    if done.announce_problem is not None:
+        raise DeliveryError(f"model event not delivered: {done.announce_problem}")
     m = trained.metrics
     say.say(
         f"    {name} v{version}: ROC AUC {m['roc_auc']:.3f}, accuracy {m['accuracy']:.3f}, "

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from core.consumer_config import ConsumerConfig
 
 
-class DriftConfig(BaseModel):
+class DriftConfig(ConsumerConfig):
     model_config = ConfigDict(extra="forbid")
 
     group_id: str = "streamscore-drift"

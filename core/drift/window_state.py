@@ -16,8 +16,6 @@ can never be resumed against a different reference.
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.drift.packing import pack, unpack
 from core.drift.profile import (
     FloatArray,
     IntArray,
@@ -277,12 +276,8 @@ class WindowState:
         return cls(profile, numeric, categorical, int(d["events"]))
 
     def to_bytes(self) -> bytes:
-        return zlib.compress(json.dumps(self.to_dict(), separators=(",", ":")).encode(), 6)
+        return pack(self.to_dict())
 
     @classmethod
     def from_bytes(cls, data: bytes, profile: ReferenceProfile) -> WindowState:
-        try:
-            d = json.loads(zlib.decompress(data))
-        except (zlib.error, ValueError) as exc:
-            raise WindowStateError(f"window state bytes are unreadable: {exc}") from None
-        return cls.from_dict(d, profile)
+        return cls.from_dict(unpack(data, WindowStateError, "window state bytes"), profile)

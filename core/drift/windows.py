@@ -25,9 +25,7 @@ below ``min_window_events`` and says so in the report.
 
 from __future__ import annotations
 
-import json
 import math
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.drift.config import DriftConfig
+from core.drift.packing import pack, unpack
 from core.drift.profile import ReferenceProfile
 from core.drift.window_state import WindowState, WindowStateError
 from core.errors import ConfigError
@@ -316,14 +315,11 @@ class WindowManager:
             "seen": self.seen,
             "open": [w.to_dict() for _, w in sorted(self.open.items())],
         }
-        return zlib.compress(json.dumps(d, separators=(",", ":")).encode(), 6)
+        return pack(d)
 
     @classmethod
     def from_bytes(cls, data: bytes, profile: ReferenceProfile) -> WindowManager:
-        try:
-            d = json.loads(zlib.decompress(data))
-        except (zlib.error, ValueError) as exc:
-            raise WindowStateError(f"window checkpoint is unreadable: {exc}") from None
+        d = unpack(data, WindowStateError, "window checkpoint")
         if d["by_time"]:
             manager = cls(
                 profile,

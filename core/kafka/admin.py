@@ -37,7 +37,9 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
     # per model so a new scorer learns the latest state.
     specs.append(TopicSpec(t.model_events, 1, {"cleanup.policy": "compact,delete"}))
     specs.append(TopicSpec(t.alerts, 1, {}))
-    specs.append(TopicSpec(t.drift_state, 1, {"cleanup.policy": "compact"}))
+    # Checkpoints (core.kafka.changelog): state kept per input partition lives on the
+    # changelog partition of the same number, so it is partitioned like the input.
+    specs.append(TopicSpec(t.drift_state, n, {"cleanup.policy": "compact"}))
     return specs
 
 

@@ -1,25 +1,18 @@
 """The consume-process-produce loop every streamscore consumer runs.
 
 Written once so the delivery guarantee lives in one place. A handler turns a batch of
-input records into output records; the processor owns everything Kafka:
+input records into output records; the processor owns everything Kafka. Per batch:
 
-Exactly-once (default), per batch:
   1. consume up to `batch_size` records (or what arrives within `batch_timeout_s`);
   2. call the handler (on an exception, the error policy's records replace its output);
-  3. begin a transaction and produce every output record;
-  4. add the batch's next offsets to the transaction (`send_offsets_to_transaction`
-     with the consumer group metadata, so a fenced zombie cannot commit);
-  5. commit the transaction. On an abortable error: abort, seek back to the batch's first
-     offsets and process it again. Readers with `isolation.level=read_committed` see each
-     batch's outputs exactly once, whatever instant the process dies at.
-
-At-least-once (brokers without transactions): steps 3-5 become produce, flush, check
-every delivery report, then commit the offsets synchronously; a crash between the flush
-and the commit re-delivers the batch.
+  3. commit outputs and offsets together with the chosen strategy (`core.kafka.commit`:
+     a transaction for exactly-once, flush-then-commit for at-least-once);
+  4. if that did not commit, seek back to the batch's first offsets and redo it.
 
 Rebalance callbacks only run inside `consume()`, where no batch is open, so revoked
-partitions never carry uncommitted work. While the handler is not ready (for example no
-model in production) the assigned partitions are paused: nothing is consumed and dropped.
+partitions never carry uncommitted work; the handler hears of them through its typed
+`on_assigned`/`on_revoked` hooks. While the handler is not ready (for example no model
+in production) the assigned partitions are paused: nothing is consumed and dropped.
 """
 
 from __future__ import annotations
@@ -27,16 +20,20 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from prometheus_client import CollectorRegistry
 
-from core.kafka.config import consumer_config, producer_config
-from core.kafka.exceptions import DeliveryError, KafkaLayerError
+from core.kafka.commit import AtLeastOnceCommit, CommitStrategy, TransactionalCommit
+from core.kafka.config import consumer_config
+from core.kafka.exceptions import ProcessorFatal, StopRequested
+from core.kafka.processor_metrics import ProcessorMetrics
+from core.kafka.producer import CheckedProducer
 from core.records import OutRecord, Record, coordinates
 from core.settings import Settings
 
@@ -51,137 +48,119 @@ _PRODUCER_TUNING: dict[str, Any] = {
 ErrorPolicy = Callable[[Exception, Sequence[Record]], list[OutRecord]]
 
 
-class BatchHandler(Protocol):
+class Assignment:
+    """Partitions just assigned, with what is known about them on demand."""
+
+    def __init__(self, partitions: list[tuple[str, int]], backlogged: Callable[[], list[int]]):
+        self.partitions = partitions
+        self._backlogged = backlogged
+
+    def backlogged(self) -> list[int]:
+        """Partitions whose committed position is behind their end: events still to come."""
+        return self._backlogged()
+
+
+class BatchHandler(ABC):
+    """What a consumer plugs into the processor: pure processing plus a few hooks."""
+
+    @abstractmethod
     def ready(self) -> bool:
         """False while the handler cannot process (input is paused meanwhile)."""
-        ...
 
-    def process(self, batch: Sequence[Record]) -> list[OutRecord]: ...
+    @abstractmethod
+    def process(self, batch: Sequence[Record]) -> list[OutRecord]:
+        """The records to produce for `batch`, committed with its offsets."""
 
-    def idle(self) -> None:
+    def idle(self) -> None:  # noqa: B027 - optional hook
         """Called between batches: the safe point to swap models or flush state."""
-        ...
+
+    def on_assigned(self, assignment: Assignment) -> None:  # noqa: B027 - optional hook
+        """Partitions were assigned (no batch is open)."""
+
+    def on_revoked(self, partitions: list[tuple[str, int]]) -> None:  # noqa: B027
+        """Partitions were revoked (no batch is open; their work is committed)."""
+
+    def status(self) -> dict[str, Any]:
+        """Fields of this handler for `/health`."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the handler holds (listeners, files)."""
 
 
-class BacklogAware(Protocol):
-    """Optionally implemented by handlers that care which partitions have a backlog."""
+@dataclass(frozen=True)
+class BatchTiming:
+    """Where one batch's time went, for observers such as a benchmark's tracer."""
 
-    def partitions_with_backlog(self, partitions: list[int]) -> None: ...
-
-
-class _StoppedWhileRetrying(Exception):
-    """A stop was requested while a transactional call was being retried."""
-
-
-class ProcessorFatal(KafkaLayerError):
-    hint = "the process must restart; committed work is safe and uncommitted work is redone"
+    records: int
+    outputs: int
+    consume_s: float
+    process_s: float
+    commit_s: float
+    committed: bool
 
 
-@dataclass
-class ProcessorMetrics:
-    consumed: Counter
-    produced: Counter
-    batches: Counter
-    aborted: Counter
-    batch_size: Histogram
-    batch_seconds: Histogram
-    lag: Gauge
-    paused: Gauge
+@dataclass(frozen=True)
+class ProcessorOptions:
+    """How one consumer reads and commits; `core.kafka.service.ConsumerSpec` fills it."""
 
-    @classmethod
-    def create(cls, registry: CollectorRegistry, consumer_name: str) -> ProcessorMetrics:
-        labels = ["consumer"]
-        m = cls(
-            consumed=Counter(
-                "streamscore_records_consumed", "Input records consumed", labels, registry=registry
-            ),
-            produced=Counter(
-                "streamscore_records_produced", "Output records produced", labels, registry=registry
-            ),
-            batches=Counter("streamscore_batches", "Batches committed", labels, registry=registry),
-            aborted=Counter(
-                "streamscore_transactions_aborted",
-                "Batches aborted and re-processed",
-                labels,
-                registry=registry,
-            ),
-            batch_size=Histogram(
-                "streamscore_batch_size",
-                "Records per batch",
-                labels,
-                buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000),
-                registry=registry,
-            ),
-            batch_seconds=Histogram(
-                "streamscore_batch_seconds",
-                "Time from a batch's consumption to its commit",
-                labels,
-                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-                registry=registry,
-            ),
-            lag=Gauge(
-                "streamscore_consumer_lag",
-                "Records between the committed position and the partition end",
-                ["consumer", "topic", "partition"],
-                registry=registry,
-            ),
-            paused=Gauge(
-                "streamscore_input_paused", "1 while input is paused", labels, registry=registry
-            ),
-        )
-        return m
+    name: str
+    group_id: str
+    topics: Sequence[str]
+    batch_size: int
+    batch_timeout_s: float
+    delivery: Delivery = "exactly-once"
+    transactional_id: str | None = None
+    transaction_timeout_ms: int = 10000
 
 
 class BatchProcessor:
     def __init__(
         self,
         settings: Settings,
-        *,
-        name: str,
-        group_id: str,
-        topics: Sequence[str],
+        options: ProcessorOptions,
         handler: BatchHandler,
         on_error: ErrorPolicy,
-        batch_size: int,
-        batch_timeout_s: float,
-        delivery: Delivery = "exactly-once",
-        transactional_id: str | None = None,
-        transaction_timeout_ms: int = 10000,
-        metrics: ProcessorMetrics | None = None,
+        *,
         registry: CollectorRegistry | None = None,
+        on_batch: Callable[[BatchTiming], None] | None = None,
     ) -> None:
-        self._name = name
-        self._topics = list(topics)
+        self._name = options.name
+        self._topics = list(options.topics)
         self._handler = handler
         self._on_error = on_error
-        self._batch_size = batch_size
-        self._timeout = batch_timeout_s
-        self._delivery = delivery
-        self._log = structlog.get_logger("processor").bind(consumer=name)
-        self._metrics = metrics or ProcessorMetrics.create(registry or CollectorRegistry(), name)
+        self._on_batch = on_batch
+        self._batch_size = options.batch_size
+        self._timeout = options.batch_timeout_s
+        self._log = structlog.get_logger("processor").bind(consumer=options.name)
+        self._metrics = ProcessorMetrics.create(registry or CollectorRegistry())
         self._stop = threading.Event()
         self._run_stop = self._stop
         self._paused = False
-        self._delivery_errors: list[KafkaError] = []
         self._last_lag_check = 0.0
+        self._timeout_s = settings.kafka.timeout_s
         self.last_batch_at: float | None = None
         self.assignment: list[str] = []
         """Partitions this process owns now, as `topic[partition]`."""
 
-        self._consumer = Consumer(consumer_config(settings, group_id))
-        if delivery == "exactly-once":
-            txn_id = transactional_id or f"{name}-{group_id}"
-            self._producer = Producer(
-                producer_config(
-                    settings,
-                    transactional_id=txn_id,
-                    **_PRODUCER_TUNING,
-                    **{"transaction.timeout.ms": transaction_timeout_ms},
-                )
+        self._consumer = Consumer(consumer_config(settings, options.group_id))
+        self._commit: CommitStrategy
+        if options.delivery == "exactly-once":
+            producer = CheckedProducer.from_settings(
+                settings,
+                transactional_id=options.transactional_id or f"{options.name}-{options.group_id}",
+                stopping=self._stopping,
+                **{**_PRODUCER_TUNING, "transaction.timeout.ms": options.transaction_timeout_ms},
+            )
+            self._commit = TransactionalCommit(
+                producer, timeout_s=self._timeout_s, stopping=self._stopping
             )
         else:
-            self._producer = Producer(producer_config(settings, **_PRODUCER_TUNING))
-        self._timeout_s = settings.kafka.timeout_s
+            producer = CheckedProducer.from_settings(
+                settings, stopping=self._stopping, **_PRODUCER_TUNING
+            )
+            self._commit = AtLeastOnceCommit(producer, timeout_s=self._timeout_s)
+        self._producer = producer
 
     @property
     def metrics(self) -> ProcessorMetrics:
@@ -195,23 +174,18 @@ class BatchProcessor:
         self._stop.set()
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Process until `stop` (or `self.stop()`) is set; then close cleanly.
-
-        A stop that arrives while a transactional call keeps failing (the broker is
-        away) ends the wait: the open transaction is left to the broker to abort, and
-        its batch is processed again after the restart, so nothing is lost.
-        """
+        """Process until `stop` (or `self.stop()`) is set; then close cleanly."""
         stop = stop or self._stop
         self._run_stop = stop
         try:
-            if self._delivery == "exactly-once":
-                self._call(self._producer.init_transactions, self._timeout_s * 3)
+            self._commit.start()
             self._consumer.subscribe(
                 self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke
             )
-            while not (stop.is_set() or self._stop.is_set()):
+            while not self._stopping():
                 self._handler.idle()
                 self._sync_pause()
+                started = time.perf_counter()
                 records = self._consume()
                 if not records:
                     continue
@@ -219,12 +193,15 @@ class BatchProcessor:
                     self._rewind(records)
                     self._sync_pause()
                     continue
-                self._process(records)
+                self._process(records, time.perf_counter() - started)
                 self._maybe_report_lag()
-        except _StoppedWhileRetrying as exc:
-            self._log.warning("stopped_during_transaction", error=str(exc))
+        except StopRequested as exc:
+            self._log.warning("stopped_while_waiting_on_the_broker", error=str(exc))
         finally:
             self._close()
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._run_stop.is_set()
 
     def _consume(self) -> list[Message]:
         """Whatever is already fetched, up to `batch_size`; wait only when nothing is.
@@ -250,105 +227,37 @@ class BatchProcessor:
                 self._log.warning("consume_error", error=err.str())
         return good
 
-    def _process(self, records: list[Message]) -> None:
+    def _process(self, records: list[Message], consume_s: float) -> None:
         started = time.perf_counter()
         try:
             outputs = self._handler.process(records)
         except Exception as exc:
             outputs = self._on_error(exc, records)
-        if self._delivery == "exactly-once":
-            committed = self._commit_transaction(records, outputs)
-        else:
-            committed = self._commit_at_least_once(records, outputs)
-        if not committed:
-            return
+        handled = time.perf_counter()
+        committed = self._commit.commit(self._consumer, records, outputs)
+        done = time.perf_counter()
+        if self._on_batch is not None:
+            self._on_batch(
+                BatchTiming(
+                    len(records),
+                    len(outputs),
+                    consume_s,
+                    handled - started,
+                    done - handled,
+                    committed,
+                )
+            )
         m, n = self._metrics, self._name
+        if not committed:
+            m.aborted.labels(n).inc()
+            self._rewind(records)
+            return
         m.consumed.labels(n).inc(len(records))
         m.produced.labels(n).inc(len(outputs))
         m.batches.labels(n).inc()
         m.batch_size.labels(n).observe(len(records))
-        m.batch_seconds.labels(n).observe(time.perf_counter() - started)
+        m.batch_seconds.labels(n).observe(done - started)
         self.last_batch_at = time.time()
-
-    def _commit_transaction(self, records: list[Message], outputs: list[OutRecord]) -> bool:
-        producer = self._producer
-        try:
-            producer.begin_transaction()
-            self._produce_all(outputs)
-            producer.send_offsets_to_transaction(
-                _next_offsets(records),
-                self._consumer.consumer_group_metadata(),
-                self._timeout_s,
-            )
-            self._call(producer.commit_transaction, self._timeout_s)
-            return True
-        except KafkaException as exc:
-            err = exc.args[0]
-            if not err.txn_requires_abort():
-                raise ProcessorFatal(f"transaction failed: {err.str()}") from None
-            self._log.warning("transaction_aborted", error=err.str(), records=len(records))
-            self._call(producer.abort_transaction, self._timeout_s)
-            self._metrics.aborted.labels(self._name).inc()
-            self._rewind(records)
-            return False
-
-    def _commit_at_least_once(self, records: list[Message], outputs: list[OutRecord]) -> bool:
-        self._delivery_errors.clear()
-        self._produce_all(outputs, on_delivery=self._on_delivery)
-        remaining = self._producer.flush(self._timeout_s * 3)
-        if remaining or self._delivery_errors:
-            detail = self._delivery_errors[0].str() if self._delivery_errors else "timed out"
-            raise DeliveryError(f"{remaining or len(self._delivery_errors)} outputs lost: {detail}")
-        try:
-            self._consumer.commit(offsets=_next_offsets(records), asynchronous=False)
-        except KafkaException as exc:
-            # Outputs are delivered; the batch is redelivered after a rebalance (at least once).
-            self._log.warning("commit_failed", error=str(exc.args[0]))
-            return False
-        return True
-
-    def _produce_all(
-        self,
-        outputs: list[OutRecord],
-        on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
-    ) -> None:
-        produce, poll = self._producer.produce, self._producer.poll
-        for out in outputs:
-            while True:
-                try:
-                    produce(
-                        out.topic,
-                        value=out.value,
-                        key=out.key,
-                        headers=out.headers,
-                        on_delivery=on_delivery,
-                    )
-                    break
-                except BufferError:
-                    poll(0.05)
-        poll(0)
-
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self._delivery_errors.append(err)
-
-    def _call(self, fn: Callable[[float], None], timeout: float) -> None:
-        """Retry a transactional call on retriable errors, as librdkafka documents."""
-        while True:
-            try:
-                fn(timeout)
-                return
-            except KafkaException as exc:
-                err = exc.args[0]
-                if err.retriable():
-                    if self._stopping():
-                        raise _StoppedWhileRetrying(err.str()) from None
-                    self._log.info("transaction_call_retry", error=err.str())
-                    continue
-                raise
-
-    def _stopping(self) -> bool:
-        return self._stop.is_set() or self._run_stop.is_set()
 
     def _rewind(self, records: list[Message]) -> None:
         """Seek each partition back to the batch's first offset so nothing is skipped."""
@@ -386,13 +295,16 @@ class BatchProcessor:
         if self._paused and partitions:
             consumer.pause(partitions)
         self.assignment = _describe(partitions)
-        notify = getattr(self._handler, "partitions_with_backlog", None)
-        if notify is not None and partitions:
-            notify(self._backlogged(consumer, partitions))
+        if partitions:
+            self._handler.on_assigned(
+                Assignment(
+                    [(tp.topic, tp.partition) for tp in partitions],
+                    lambda: self._backlogged(consumer, partitions),
+                )
+            )
         self._log.info("partitions_assigned", partitions=_describe(partitions))
 
     def _backlogged(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[int]:
-        """Partitions whose committed position is behind their end: events still to come."""
         out = []
         try:
             committed = consumer.committed(partitions, timeout=self._timeout_s)
@@ -412,6 +324,7 @@ class BatchProcessor:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._log.info("partitions_revoked", partitions=_describe(partitions))
         self.assignment = []
+        self._handler.on_revoked([(tp.topic, tp.partition) for tp in partitions])
         for tp in partitions:
             with contextlib.suppress(KeyError):
                 self._metrics.lag.remove(self._name, tp.topic, str(tp.partition))
@@ -439,16 +352,8 @@ class BatchProcessor:
             self._consumer.close()
         except (KafkaException, RuntimeError) as exc:
             self._log.warning("consumer_close_failed", error=str(exc))
-        self._producer.flush(self._timeout_s)
+        self._producer.raw.flush(self._timeout_s)
         self._log.info("processor_stopped")
-
-
-def _next_offsets(records: Sequence[Message]) -> list[TopicPartition]:
-    last: dict[tuple[str, int], int] = {}
-    for msg in records:
-        topic, partition, offset = coordinates(msg)
-        last[(topic, partition)] = max(last.get((topic, partition), -1), offset)
-    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
 
 def _describe(partitions: list[TopicPartition]) -> list[str]:

@@ -26,9 +26,18 @@ OnDelivery = Callable[[KafkaError | None, Message], None]
 class CheckedProducer:
     """A confluent-kafka `Producer` whose delivery failures surface as exceptions."""
 
-    def __init__(self, config: dict[str, Any], *, stopping: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        stopping: Callable[[], bool] | None = None,
+        raise_failures: bool = True,
+    ) -> None:
+        """`raise_failures=False` is for callers that count every delivery themselves
+        (`on_delivery`) and report at the end, like `streamscore produce`."""
         self._producer = Producer(config)
         self._stopping = stopping
+        self._raise = raise_failures
         self._first_error: KafkaError | None = None
         self.failed = 0
         """Records whose delivery failed, over the producer's life."""
@@ -40,10 +49,11 @@ class CheckedProducer:
         *,
         transactional_id: str | None = None,
         stopping: Callable[[], bool] | None = None,
+        raise_failures: bool = True,
         **overrides: Any,
     ) -> CheckedProducer:
         config = producer_config(settings, transactional_id=transactional_id, **overrides)
-        return cls(config, stopping=stopping)
+        return cls(config, stopping=stopping, raise_failures=raise_failures)
 
     @property
     def raw(self) -> Producer:
@@ -115,7 +125,7 @@ class CheckedProducer:
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is not None:
                 self.failed += 1
-                if self._first_error is None:
+                if self._raise and self._first_error is None:
                     self._first_error = err
             if user is not None:
                 user(err, msg)

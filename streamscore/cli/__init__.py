@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="streamscore",
         description=(
             "Event-driven streaming scorer for ML models on Apache Kafka: score events "
-            "in micro-batches with the registry's production model, watch feature drift, "
-            "and retrain on recent labelled data."
+            "in micro-batches with the registry's production model, watch feature drift "
+            "against the model's training profile, and hot-swap promoted versions."
         ),
         epilog=(
             "Settings come from STREAMSCORE_* environment variables and an optional TOML "

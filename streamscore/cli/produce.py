@@ -15,11 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
-
 from core.errors import StreamscoreError
 from core.kafka.admin import ensure_topics
-from core.kafka.config import producer_config
+from core.kafka.producer import CheckedProducer
 from producers.generator import ChurnGenerator
 from producers.invalid import InvalidMix
 from producers.messages import event_messages
@@ -157,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     ensure_topics(settings)
-    producer = Producer(producer_config(settings))
+    producer = CheckedProducer.from_settings(settings, raise_failures=False)
     report = publish(
         producer,
         messages,

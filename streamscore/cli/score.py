@@ -24,11 +24,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "SIGTERM finishes the batch in hand and exits 0."
         ),
     )
-    parser.add_argument("--batch-size", type=int, help="largest micro-batch (default 2000)")
+    default = ScorerConfig()
+    parser.add_argument(
+        "--batch-size", type=int, help=f"largest micro-batch (default {default.batch_size})"
+    )
     parser.add_argument(
         "--delivery",
         choices=["exactly-once", "at-least-once"],
-        help="delivery guarantee (default exactly-once)",
+        help=f"delivery guarantee (default {default.delivery})",
     )
     parser.add_argument("--port", type=int, help="/health and /metrics port (0: any free one)")
     parser.add_argument(

@@ -4,6 +4,7 @@ not, and a restart mid-window neither loses nor repeats anything."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -11,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from consumers.drift import read_checkpoint, run_drift
+from consumers.drift import run_drift
 from core.drift.alert import DriftAlert
 from core.drift.profile import ReferenceProfile
 from core.drift.windows import WindowManager
+from core.kafka.changelog import WHOLE_GROUP, CheckpointStore
 from core.registry import ModelRegistry
 from core.settings import Settings
 from producers.generator import ChurnGenerator
@@ -43,8 +45,10 @@ def stream(n: int, seed: int, start: int = 0, shifted: bool = False) -> list[dic
 
 
 def checkpointed_windows(settings: Settings) -> WindowManager:
-    state = read_checkpoint(settings)
-    assert state is not None
+    store = CheckpointStore(settings, settings.topics.drift_state, settings.drift.group_id)
+    raw = store.restore().get(WHOLE_GROUP)
+    assert raw is not None
+    state = json.loads(raw)
     registry = ModelRegistry(settings.registry.path)
     profile = ReferenceProfile.from_dict(
         registry.reference_profile(settings.registry.model_name, int(state["model_version"]))

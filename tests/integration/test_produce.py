@@ -7,9 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 
-from core.kafka.config import producer_config
+from core.kafka.producer import CheckedProducer
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, Outcome
 from core.settings import Settings
 from producers.generator import ChurnGenerator
@@ -44,7 +43,7 @@ def test_every_produced_event_is_acknowledged_and_consumable_with_outcomes_follo
     delay_s = 0.5
 
     report = publish(
-        Producer(producer_config(settings)),
+        CheckedProducer.from_settings(settings, raise_failures=False),
         messages,
         events_topic=settings.topics.events,
         outcomes_topic=settings.topics.outcomes,

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from consumers.drift import DriftHandler, DriftMetrics, Reference
 from core.follower import ProductionFollower
+from core.kafka.changelog import CheckpointStore
 from core.registry import ModelRegistry
 from core.settings import Settings
 from producers.generator import ChurnGenerator
@@ -43,7 +44,8 @@ def follower(settings: Settings) -> ProductionFollower[Reference]:
 
 
 def handler(settings: Settings) -> DriftHandler:
-    h = DriftHandler(settings, follower(settings), DriftMetrics(CollectorRegistry()))
+    store = CheckpointStore(settings, settings.topics.drift_state, settings.drift.group_id)
+    h = DriftHandler(settings, follower(settings), DriftMetrics(CollectorRegistry()), store)
     h.idle()
     return h
 

@@ -1,0 +1,24 @@
+"""The settings every consumer section shares (scorer, drift watcher, and the ones to
+come), so one scaffold (`core.kafka.service.ConsumerSpec.from_config`) reads them alike."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConsumerConfig(BaseModel):
+    """Each section subclasses this and sets its own defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group_id: str
+    """Consumer group: replicas of one role share it, other roles have their own."""
+
+    batch_size: int = Field(ge=1)
+    """Largest batch consumed and committed at once (one transaction each)."""
+
+    batch_timeout_ms: int = Field(ge=1)
+    """Longest wait to fill a batch; bounds latency under light load."""
+
+    http_port: int
+    """Port of `/health` and `/metrics`; 0 picks a free one."""
