@@ -38,7 +38,8 @@ def test_histogram_auc_is_within_its_stated_bound_and_1e_3_of_sklearn(seed: int)
     state = MetricState().update(p, pred, y)
     exact = roc_auc_score(y, p)
     bound = state.auc_error_bound()
-    assert bound is not None and bound < 1e-3
+    assert bound is not None
+    assert bound < 1e-3
     assert abs(state.roc_auc() - exact) <= bound  # type: ignore[operator]
     assert state.roc_auc() == pytest.approx(exact, abs=1e-3)
 
@@ -109,7 +110,8 @@ def test_empty_state_reports_no_figures_rather_than_zero() -> None:
 
 def test_one_class_window_has_no_auc() -> None:
     state = MetricState().update([0.2, 0.7], [0, 1], [1, 1])
-    assert state.roc_auc() is None and state.auc_variance() is None
+    assert state.roc_auc() is None
+    assert state.auc_variance() is None
 
 
 def test_states_with_different_bins_refuse_to_merge() -> None:
