@@ -37,7 +37,8 @@ class PerformanceConfig(BaseModel):
 
     max_buffer: int = Field(default=500_000, ge=1)
     """Most join entries held at once; beyond it the oldest is evicted (counted). Size it
-    above prediction rate x `label_delay_s` so that only an outage reaches it."""
+    above prediction rate x `label_delay_s` so that only an outage reaches it. An entry
+    costs about 430 bytes in memory (about 215 MB at the default) and 7 in a checkpoint."""
 
     min_labels: int = Field(default=200, ge=1)
     """Windows with fewer labelled predictions are reported but not judged. At 200 the
