@@ -1,0 +1,89 @@
+"""Performance monitor settings section (`STREAMSCORE_MONITOR__*` once wired into Settings).
+
+The defaults, and why: a window is judged only from ``min_labels`` labelled predictions,
+and fails only when a ``confidence`` interval for its metric lies wholly below the
+threshold, so a healthy model fails a window with probability at most
+``(1 - confidence) / 2``; an alert then needs ``alert_min_drifting`` of the last
+``alert_windows`` judged windows to fail. The threshold is the lower of ``floor`` and the
+version's holdout figure minus ``margin``: quality must have fallen from what the
+version was promoted with *and* be below what is acceptable at all. (On the generated
+churn data even a perfectly calibrated model has accuracy 0.794, under the 0.80 floor;
+comparing with the floor alone would alert on it for ever.)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+JudgedMetric = Literal["accuracy", "roc_auc"]
+
+
+class PerformanceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    group_id: str = "streamscore-monitor"
+    """Consumer group of the monitor (separate from the scorers' and the drift watcher's)."""
+
+    window_seconds: float = Field(default=300.0, gt=0)
+    """Tumbling event-time window size, by prediction time. A window closes once the
+    watermark passes its end plus `label_delay_s`, when its labels have had their chance."""
+
+    label_delay_s: float = Field(default=300.0, ge=0)
+    """How long, in event time, a prediction waits for its outcome (and an outcome for
+    its prediction) before it is counted unlabelled (orphaned). Set it to the longest
+    label delay you want counted; `streamscore produce` sends outcomes after 5 s."""
+
+    max_buffer: int = Field(default=500_000, ge=1)
+    """Most join entries held at once; beyond it the oldest is evicted (counted). Size it
+    above prediction rate x `label_delay_s` so that only an outage reaches it. An entry
+    costs about 430 bytes in memory (about 215 MB at the default) and 7 in a checkpoint."""
+
+    min_labels: int = Field(default=200, ge=1)
+    """Windows with fewer labelled predictions are reported but not judged. At 200 the
+    99 % Wilson interval around an accuracy of 0.8 is 0.72-0.86, so only a real
+    drop can clear the threshold, and a 30-label window can never alert by chance."""
+
+    metric: JudgedMetric = "accuracy"
+    """The figure judged: accuracy (at each prediction's own threshold) or roc_auc."""
+
+    floor: float = Field(default=0.80, ge=0, le=1)
+    """Absolute floor of the judged metric."""
+
+    margin: float = Field(default=0.05, ge=0, le=1)
+    """How far below its own holdout figure (registry metadata) a version may fall."""
+
+    confidence: float = Field(default=0.99, gt=0.5, lt=1)
+    """Two-sided confidence of the window's interval (Wilson for accuracy, DeLong with a
+    logit transform for roc_auc). A window fails only when the whole interval is below
+    the threshold: a healthy window fails with probability at most (1 - confidence) / 2."""
+
+    alert_windows: int = Field(default=3, ge=1)
+    """N: the alert rule looks at the last N judged windows."""
+
+    alert_min_drifting: int = Field(default=2, ge=1)
+    """M: alert when at least M of the last N judged windows fail. Two failing windows
+    at 0.005 each make a false alert about 3 · 0.005² = 7.5e-5 per window."""
+
+    cooldown_windows: int = Field(default=12, ge=0)
+    """After an alert, the same model version and metric stay quiet this many windows."""
+
+    high_severity_drop: float = Field(default=0.10, gt=0, le=1)
+    """Severity is high when the window's metric is at least this far below the
+    threshold; medium otherwise."""
+
+    http_port: int = 8003
+    """Port of `/health` and `/metrics`; 0 picks a free one."""
+
+    batch_size: int = Field(default=10000, ge=1)
+    """Largest batch the monitor consumes at once (one transaction and checkpoint each)."""
+
+    batch_timeout_ms: int = Field(default=500, ge=1)
+    """Longest wait to fill a batch."""
+
+    @model_validator(mode="after")
+    def _m_of_n(self) -> PerformanceConfig:
+        if self.alert_min_drifting > self.alert_windows:
+            raise ValueError("alert_min_drifting (M) must not exceed alert_windows (N)")
+        return self

@@ -1,0 +1,147 @@
+"""The monitor's pure core in one object: join, windows, judgement and alert policy.
+
+The consumer loop hands it every `Prediction` and `Outcome` it reads, advances the
+watermark once per batch, publishes what `advance` returns and checkpoints `to_bytes()`
+in the batch's transaction. The order inside matters and is kept here, once: the join
+evicts what waited ``label_delay_s`` *before* the windows close at end +
+``label_delay_s``, so every prediction of a closing window has been paired or counted
+unlabelled by then, and only predictions the join accepted (not duplicates, not late)
+are counted in a window.
+
+Times are event-time epoch seconds on one clock for both topics. `Prediction` has no
+event time of its own, so the caller chooses it (the Kafka record timestamp, say);
+outcomes default to their ``observed_at``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.performance.config import PerformanceConfig
+from core.performance.detector import PerformanceDetector
+from core.performance.join import JoinBuffer, Joined, JoinStateError
+from core.performance.policy import AlertDecision, PerformanceAlertPolicy
+from core.performance.records import PerformanceAlert, PerformanceWindow
+from core.performance.windows import ClosedWindow, ModelKey, PerformanceWindows
+from core.schemas import Outcome, Prediction
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """A closed window: its `model-performance` record and, if it tipped, an alert."""
+
+    record: PerformanceWindow
+    decision: AlertDecision
+    alert: PerformanceAlert | None = None
+
+
+class PerformanceMonitor:
+    """Predictions and outcomes in; window records and alerts out.
+
+    >>> from datetime import UTC, datetime
+    >>> from core.schemas import Outcome, Prediction
+    >>> monitor = PerformanceMonitor(PerformanceConfig(window_seconds=60, label_delay_s=10))
+    >>> when = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> prediction = Prediction(event_id="e1", customer_id="c1", prediction=1,
+    ...     probability=0.8, risk_level="high", model_name="churn", model_version=1,
+    ...     scored_at=when)
+    >>> monitor.add_prediction(prediction, event_time=when.timestamp()).status
+    'waiting'
+    >>> outcome = Outcome(event_id="e1", customer_id="c1", churned=1, observed_at=when)
+    >>> monitor.add_outcome(outcome).status
+    'paired'
+    >>> [(r.record.labelled_events, r.record.judged, r.alert)
+    ...  for r in monitor.advance(when.timestamp() + 70)]
+    [(1, False, None)]
+    """
+
+    def __init__(
+        self, config: PerformanceConfig, baselines: Mapping[ModelKey, float] | None = None
+    ) -> None:
+        self.config = config
+        self.join = JoinBuffer(label_delay_s=config.label_delay_s, max_entries=config.max_buffer)
+        self.windows = PerformanceWindows(
+            window_seconds=config.window_seconds, label_delay_s=config.label_delay_s
+        )
+        self.policy = PerformanceAlertPolicy(config)
+        self.baselines: dict[ModelKey, float] = dict(baselines or {})
+        """Holdout figure of the judged metric per version (registry metadata)."""
+
+    def set_baseline(self, model_name: str, model_version: int, value: float | None) -> None:
+        """The version's holdout figure of the judged metric; None: judge by the floor."""
+        if value is None:
+            self.baselines.pop((model_name, model_version), None)
+        else:
+            self.baselines[(model_name, model_version)] = float(value)
+
+    def add_prediction(self, prediction: Prediction, event_time: float) -> Joined:
+        joined = self.join.add_prediction(
+            prediction.event_id,
+            model_name=prediction.model_name,
+            model_version=prediction.model_version,
+            probability=prediction.probability,
+            prediction=prediction.prediction,
+            event_time=event_time,
+        )
+        if joined.status in ("waiting", "paired"):
+            self.windows.add_prediction(prediction.model_name, prediction.model_version, event_time)
+        if joined.pair is not None:
+            self.windows.add_pairs([joined.pair])
+        return joined
+
+    def add_outcome(self, outcome: Outcome, event_time: float | None = None) -> Joined:
+        time = outcome.observed_at.timestamp() if event_time is None else event_time
+        joined = self.join.add_outcome(outcome.event_id, label=outcome.churned, event_time=time)
+        if joined.pair is not None:
+            self.windows.add_pairs([joined.pair])
+        return joined
+
+    def advance(self, watermark: float) -> list[WindowResult]:
+        """Move event time on: evict what waited long enough, then judge closed windows."""
+        self.join.advance(watermark)
+        return [self._judge(w) for w in self.windows.close(watermark)]
+
+    def flush(self) -> list[WindowResult]:
+        """Judge every open window now (end of a replay); coverage may be incomplete."""
+        return [self._judge(w) for w in self.windows.flush()]
+
+    def _judge(self, window: ClosedWindow) -> WindowResult:
+        baseline = self.baselines.get((window.model_name, window.model_version))
+        detector = PerformanceDetector.from_config(self.config, baseline).update(window.state)
+        verdict = detector.verdict
+        decision = self.policy.observe(
+            verdict, model_name=window.model_name, model_version=window.model_version
+        )
+        alert = PerformanceAlert.from_verdict(window, verdict, decision) if decision.alert else None
+        return WindowResult(PerformanceWindow.from_window(window, verdict), decision, alert)
+
+    def to_bytes(self) -> bytes:
+        """One checkpoint of the join buffer, the windows and the policy."""
+        d = {
+            "join": base64.b64encode(self.join.to_bytes()).decode(),
+            "windows": base64.b64encode(self.windows.to_bytes()).decode(),
+            "policy": self.policy.to_dict(),
+        }
+        return json.dumps(d, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        config: PerformanceConfig,
+        baselines: Mapping[ModelKey, float] | None = None,
+    ) -> PerformanceMonitor:
+        """Resume from a checkpoint; the join delay and window size are the checkpoint's."""
+        try:
+            d = json.loads(data)
+            monitor = cls(config, baselines)
+            monitor.join = JoinBuffer.from_bytes(base64.b64decode(d["join"]))
+            monitor.windows = PerformanceWindows.from_bytes(base64.b64decode(d["windows"]))
+            monitor.policy = PerformanceAlertPolicy.from_dict(d["policy"], config)
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
+            raise JoinStateError(f"monitor checkpoint is unreadable: {exc!r}") from None
+        return monitor
