@@ -11,7 +11,7 @@ gate's figures, so `streamscore registry show` explains why the version exists.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,19 @@ class RetrainResult:
         return self.training.register(
             registry, name, self.metadata, trigger=trigger, parent_version=self.parent_version
         )
+
+
+def answered_alert_ids(versions: Iterable[ModelVersion]) -> set[str]:
+    """Alert ids that registered versions answer, from their `retraining` lineage: what
+    the policy's `decided` lookup starts from (e.g. `registry.versions(name)`). Rejected
+    challengers are never registered, so their alerts are found in the decision records.
+    """
+    answered: set[str] = set()
+    for version in versions:
+        lineage = version.metadata.get("retraining")
+        if isinstance(lineage, dict):
+            answered.update(str(a) for a in lineage.get("alert_ids", ()))
+    return answered
 
 
 def train_challenger(

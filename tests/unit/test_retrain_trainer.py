@@ -15,7 +15,7 @@ from core.retraining.config import RetrainConfig
 from core.retraining.dataset import build_dataset
 from core.retraining.decision import RetrainDecision
 from core.retraining.exceptions import NotEnoughLabelledData
-from core.retraining.trainer import train_challenger
+from core.retraining.trainer import answered_alert_ids, train_challenger
 from core.training import build_pipeline
 from producers.generator import ChurnGenerator
 from producers.scenarios import ConceptDrift
@@ -80,6 +80,7 @@ def test_the_result_registers_with_its_profile_metrics_and_parent(tmp_path, drif
     assert version.trigger == "retrain"
     assert version.metrics["roc_auc"] == result.verdict.challenger["roc_auc"]
     assert version.metadata["retraining"]["alert_ids"] == ["a1"]
+    assert answered_alert_ids(registry.versions("churn")) == {"a1"}
 
 
 def test_a_decision_record_carries_the_gate_figures_and_data_range(drifted, champion):
