@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from core.drift.alert import PartitionOffsets
 from core.features import FEATURES, NUMERIC_FEATURES, TARGET
-from core.kafka.records import Record, coordinates
+from core.records import Record, coordinates
 from core.retraining.config import RetrainConfig
 from core.retraining.exceptions import NotEnoughLabelledData
 from core.schemas import Outcome

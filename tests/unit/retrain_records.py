@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from core.kafka.records import StubRecord
 from producers.generator import ChurnGenerator
 from producers.outcomes import outcome_value
 from producers.scenarios import Scenario
+from tests.stubs import StubRecord
 
 EVENTS = "customer-events"
 OUTCOMES = "customer-outcomes"

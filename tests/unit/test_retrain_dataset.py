@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.features import FEATURES, TARGET
-from core.kafka.records import StubRecord
 from core.retraining.config import RetrainConfig
 from core.retraining.dataset import EVENT_ID, EVENT_TIME, build_dataset, read_labels
 from core.retraining.exceptions import NotEnoughLabelledData
 from core.validation import InvalidEvent, parse_event
 from producers.outcomes import outcome_value
+from tests.stubs import StubRecord
 from tests.unit.retrain_records import EVENTS, labelled_records, now_after
 
 LOOSE = RetrainConfig(min_labelled_rows=50, min_class_rows=2, lookback_s=None, max_events=None)
