@@ -1,9 +1,9 @@
-"""Where a scorer's wall time goes, batch by batch: consume, handler, each transaction call.
+"""Where a scorer's wall time goes, batch by batch: consume, handler, commit.
 
 cProfile shows CPU spent in Python; a transactional scorer also waits on the broker, and
-those waits are what set its latency. `install` wraps the processor's steps and its
-producer's transactional calls with timers (inside a bench process only); at exit the
-timings are written as JSON lines `[step, start_s, seconds, records]`.
+those waits are what set its latency. The processor reports each batch's timings to an
+observer (`run_scorer(..., on_batch=...)`, `core.kafka.processor.BatchTiming`); `Tracer`
+is that observer, and writes the timings as JSON lines at exit.
 
     python bench/batch_trace.py TRACE.json [--last-seconds 12]   # summary table
 """
@@ -11,82 +11,56 @@ timings are written as JSON lines `[step, start_s, seconds, records]`.
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-_TXN_CALLS = frozenset(
-    {"begin_transaction", "send_offsets_to_transaction", "commit_transaction", "abort_transaction"}
-)
+from core.kafka.processor import BatchTiming
+
+_STEPS = ("consume", "process", "commit")
 
 
-def install(out: Path) -> None:
-    from consumers.scorer import ScoringHandler
-    from core.kafka.processor import BatchProcessor
+class Tracer:
+    """Keeps `[start_s, records, outputs, consume_s, process_s, commit_s, committed]`."""
 
-    rows: list[tuple[str, float, float, int]] = []
+    def __init__(self, out: Path) -> None:
+        self._out = out
+        self._rows: list[list[float]] = []
 
-    def timed(name: str, fn: Callable[..., Any], size: Callable[..., int] | None = None) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            result = fn(*args, **kwargs)
-            n = size(args, result) if size is not None else 0
-            rows.append((name, started, time.perf_counter() - started, n))
-            return result
+    def __call__(self, timing: BatchTiming) -> None:
+        self._rows.append(
+            [
+                time.perf_counter(),
+                timing.records,
+                timing.outputs,
+                timing.consume_s,
+                timing.process_s,
+                timing.commit_s,
+                float(timing.committed),
+            ]
+        )
 
-        return wrapper
-
-    class TimedProducer:
-        def __init__(self, producer: Any) -> None:
-            self._producer = producer
-
-        def __getattr__(self, name: str) -> Any:
-            attr = getattr(self._producer, name)
-            return timed(name, attr) if name in _TXN_CALLS else attr
-
-    init = BatchProcessor.__init__
-
-    def init_timed(self: Any, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        self._producer = TimedProducer(self._producer)
-
-    BatchProcessor.__init__ = init_timed  # type: ignore[method-assign]
-    BatchProcessor._consume = timed(  # type: ignore[method-assign]
-        "consume", BatchProcessor._consume, lambda a, r: len(r)
-    )
-    BatchProcessor._produce_all = timed(  # type: ignore[method-assign]
-        "produce_all", BatchProcessor._produce_all, lambda a, r: len(a[1])
-    )
-    ScoringHandler.process = timed(  # type: ignore[method-assign]
-        "handler", ScoringHandler.process, lambda a, r: len(a[1])
-    )
-    atexit.register(lambda: out.write_text("\n".join(json.dumps(r) for r in rows)))
+    def write(self) -> None:
+        self._out.write_text("\n".join(json.dumps(r) for r in self._rows))
 
 
 def summary(path: Path, last_seconds: float) -> str:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line]
-    end = max(r[1] for r in rows)
-    rows = [r for r in rows if r[1] > end - last_seconds]
+    rows = np.array([json.loads(line) for line in path.read_text().splitlines() if line])
+    rows = rows[rows[:, 0] > rows[:, 0].max() - last_seconds]
     lines = [
-        f"last {last_seconds:.0f}s of {path.name}",
-        "| step | calls | p50 ms | p90 ms | p99 ms | max ms | total s | records p50 |",
-        "|---|---|---|---|---|---|---|---|",
+        f"last {last_seconds:.0f}s of {path.name}: {len(rows)} batches, "
+        f"records p50 {np.median(rows[:, 1]):.0f}, {int(len(rows) - rows[:, 6].sum())} aborted",
+        "| step | p50 ms | p90 ms | p99 ms | max ms | total s |",
+        "|---|---|---|---|---|---|",
     ]
-    for name in ("consume", "handler", "produce_all", *sorted(_TXN_CALLS)):
-        ms = np.array([r[2] for r in rows if r[0] == name]) * 1000
-        if len(ms) == 0:
-            continue
-        n = np.array([r[3] for r in rows if r[0] == name])
+    for i, name in enumerate(_STEPS, start=3):
+        ms = rows[:, i] * 1000
         p50, p90, p99 = np.percentile(ms, [50, 90, 99])
-        lines.append(
-            f"| {name} | {len(ms)} | {p50:.1f} | {p90:.1f} | {p99:.1f} | {ms.max():.1f} "
-            f"| {ms.sum() / 1000:.2f} | {np.median(n):.0f} |"
-        )
+        total = ms.sum() / 1000
+        cells = [f"{x:.1f}" for x in (p50, p90, p99, ms.max())]
+        lines.append(f"| {name} | {' | '.join(cells)} | {total:.2f} |")
     return "\n".join(lines)
 
 

@@ -49,3 +49,37 @@ def write_settings(settings: Settings, path: Path) -> Path:
 
 def read_settings(path: Path | str) -> Settings:
     return Settings(**json.loads(Path(path).read_text()))
+
+
+Override = tuple[str, str]
+
+
+def parse_overrides(text: str) -> list[Override]:
+    """`scorer.batch_timeout_ms=10,scorer.batch_size=2000` -> pairs (an argparse type).
+
+    A benchmark variant is the scorer as it is with other settings: every option a
+    benchmark compares is a real setting, never a patch of the code.
+    """
+    pairs: list[Override] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        key, sep, value = part.partition("=")
+        section, dot, name = key.partition(".")
+        if not (sep and dot and name) or section not in Settings.model_fields:
+            raise ValueError(f"expected SECTION.KEY=VALUE, got {part!r}")
+        pairs.append((key, value))
+    if not pairs:
+        raise ValueError("no SECTION.KEY=VALUE given")
+    return pairs
+
+
+def apply_overrides(settings: Settings, overrides: list[Override]) -> Settings:
+    """The settings with each `section.key` replaced; values are JSON, else strings."""
+    data = settings.model_dump()
+    for key, raw in overrides:
+        section, name = key.split(".", 1)
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        data[section][name] = value
+    return Settings(**data)

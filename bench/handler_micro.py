@@ -2,7 +2,8 @@
 
 Splits the scorer's end-to-end figure into what the handler costs (validation, model,
 formatting) and what is left for the transport. Runs the handler on stub records of a
-generated batch (3 % invalid), as it is and with `scorer_patches.py`'s fast-features:
+generated batch (3 % invalid), with the model served through a real follower of a
+temporary registry:
 
     python bench/handler_micro.py [--batch 2000] [--model logistic] [--repeat 7]
 """
@@ -10,19 +11,19 @@ generated batch (3 % invalid), as it is and with `scorer_patches.py`'s fast-feat
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
-from types import SimpleNamespace
-from typing import Any
+from pathlib import Path
 
-from core.serving import LoadedModel
 from prometheus_client import CollectorRegistry
-from scorer_patches import PATCHES
 from traffic import generate
 
 from consumers.scorer import ScorerMetrics, ScoringHandler
+from core.follower import ProductionFollower
+from core.registry import ModelRegistry
+from core.scoring import LoadedModel
 from core.settings import Settings
-from core.training import train_and_evaluate
-from producers.generator import ChurnGenerator
+from tests.models import train_and_register
 from tests.stubs import StubRecord
 
 
@@ -33,28 +34,24 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
-    result = train_and_evaluate(ChurnGenerator(seed=42).reference(20_000), args.model, 42)
-    info: Any = SimpleNamespace(name="churn", version=1)
-    loaded = LoadedModel(model=result.model, info=info, threshold=0.5)
-    slot: Any = SimpleNamespace(current=loaded, refusals=[])
+    registry = ModelRegistry(Path(tempfile.mkdtemp(prefix="handler-micro-")))
+    train_and_register(registry, seed=42, rows=20_000, kind=args.model)
+    follower = ProductionFollower(registry, "churn", LoadedModel.load)
+    follower.refresh(force=True)
     records = [
         StubRecord("customer-events", 0, i, m.value, m.key)
         for i, m in enumerate(generate(args.batch, seed=42, invalid_rate=0.03))
     ]
+    handler = ScoringHandler(Settings(), follower, ScorerMetrics(CollectorRegistry()))
+    best = float("inf")
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        handler.process(records)
+        best = min(best, time.perf_counter() - started)
     print(
         f"ScoringHandler.process, {args.batch:,}-record batches, {args.model}: "
-        f"best of {args.repeat}, microseconds per event"
+        f"best of {args.repeat}: {best / args.batch * 1e6:.1f} microseconds per event"
     )
-    for name in ("as is", "fast-features"):
-        if name == "fast-features":
-            PATCHES["fast-features"](Settings())
-        handler = ScoringHandler(Settings(), slot, ScorerMetrics(CollectorRegistry()))
-        best = float("inf")
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            handler.process(records)
-            best = min(best, time.perf_counter() - started)
-        print(f"  {name:<18} {best / args.batch * 1e6:7.1f}")
     return 0
 
 

@@ -1,12 +1,11 @@
 """Pipeline (b): streamscore's own scorer, `consumers.scorer.run_scorer`, in its own process.
 
-The same function `streamscore score` runs, with the benchmark's settings; stops on
-SIGTERM after the batch in hand. `--patch NAMES` first applies experimental changes of
-`scorer_patches.py` (comma-separated; proposals for core/, measured here before anyone
-edits core/); `--profile OUT` writes a cProfile of the whole run, `--trace OUT` the
-per-batch timings of `batch_trace.py`.
+The same function `streamscore score` runs, with the benchmark's settings (a variant's
+`--set` overrides are already in them); stops on SIGTERM after the batch in hand.
+`--profile OUT` writes a cProfile of the whole run, `--trace OUT` the per-batch timings
+the processor reports (`batch_trace.py`).
 
-    python bench/scorer_process.py SETTINGS.json [--patch A,B] [--profile P] [--trace T]
+    python bench/scorer_process.py SETTINGS.json [--profile P] [--trace T]
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ import argparse
 import cProfile
 from pathlib import Path
 
-import batch_trace
+from batch_trace import Tracer
 from bench_settings import read_settings
-from scorer_patches import apply, parse_patches
 
 from consumers.scorer import run_scorer
 from core.logging import configure_logging
@@ -27,26 +25,24 @@ from core.shutdown import stop_on_signals
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("settings")
-    parser.add_argument("--patch", type=parse_patches, default=[])
     parser.add_argument("--profile")
     parser.add_argument("--trace", type=Path)
     args = parser.parse_args()
     settings = read_settings(args.settings)
     configure_logging("scorer", level="warning", fmt="json")
-    settings = apply(args.patch, settings)
-    if args.trace is not None:
-        batch_trace.install(args.trace)
+    tracer = Tracer(args.trace) if args.trace is not None else None
     stop = stop_on_signals()
-    if args.profile:
-        profiler = cProfile.Profile()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
         profiler.enable()
-        try:
-            run_scorer(settings, stop)
-        finally:
+    try:
+        run_scorer(settings, stop, on_batch=tracer)
+    finally:
+        if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
-    else:
-        run_scorer(settings, stop)
+        if tracer is not None:
+            tracer.write()
     return 0
 
 

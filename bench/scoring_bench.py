@@ -46,8 +46,7 @@ from typing import Any
 import confluent_kafka
 import numpy as np
 from arrivals import OutputReader, latencies_ms
-from bench_settings import run_settings, write_settings
-from scorer_patches import PATCHES, parse_patches
+from bench_settings import Override, apply_overrides, parse_overrides, run_settings, write_settings
 from traffic import PacedStream, generate, preload
 
 from core.kafka.admin import ensure_topics
@@ -107,7 +106,7 @@ class Options:
     naive_rate: float
     latency_seconds: float
     train_rows: int
-    patches: list[list[str]]
+    variants: list[list[Override]]
     """Patched scorer variants run beside the scorer as it is."""
     skip: list[str]
     profile_dir: Path | None
@@ -174,13 +173,13 @@ class Bench:
         s: Settings,
         run: str,
         max_events: int | None = None,
-        patches: Sequence[str] = (),
+        variant: Sequence[Override] = (),
     ) -> list[str]:
+        if variant:
+            s = apply_overrides(s, list(variant))
         path = write_settings(s, self.workdir / f"{run}.settings.json")
         if kind == "scorer":
             cmd = [sys.executable, str(BENCH_DIR / "scorer_process.py"), str(path)]
-            if patches:
-                cmd += ["--patch", ",".join(patches)]
             if self.opts.trace_dir is not None:
                 self.opts.trace_dir.mkdir(parents=True, exist_ok=True)
                 cmd += ["--trace", str(self.opts.trace_dir / f"{run}.json")]
@@ -202,15 +201,15 @@ class Bench:
             cmd += ["--max-events", str(max_events)]
         return cmd
 
-    def throughput(self, kind: str, model: str | None, patches: Sequence[str] = ()) -> Row:
+    def throughput(self, kind: str, model: str | None, variant: Sequence[Override] = ()) -> Row:
         o = self.opts
         n_in = o.naive_events if kind == "naive" else o.events
-        label = _label(kind, patches)
-        run = f"{kind}-{model or 'none'}-{'-'.join(patches) or 'base'}"
+        label = _label(kind, variant)
+        run = f"{kind}-{model or 'none'}-{_slug(variant)}"
         s = self.settings(run, model or "logistic")
         expected = {"scorer": self.valid, "passthrough": o.events}.get(kind)
         max_events = n_in if kind != "scorer" else None
-        cmd = self.command(kind, s, run, max_events, patches)
+        cmd = self.command(kind, s, run, max_events, variant)
         reader = OutputReader(s, s.topics.predictions, o.partitions)
         with Pipeline(cmd, self.workdir / f"{run}.log") as proc:
             a = reader.read(
@@ -232,18 +231,18 @@ class Bench:
         return row
 
     def latency(
-        self, kind: str, model: str | None, row: Row | None, patches: Sequence[str] = ()
+        self, kind: str, model: str | None, row: Row | None, variant: Sequence[Override] = ()
     ) -> None:
         o = self.opts
         rate = o.naive_rate if kind == "naive" else o.rate
         n = max(1, int(rate * o.latency_seconds))
-        label = _label(kind, patches)
-        run = f"live-{kind}-{model or 'none'}-{'-'.join(patches) or 'base'}"
+        label = _label(kind, variant)
+        run = f"live-{kind}-{model or 'none'}-{_slug(variant)}"
         topic = f"bench-live-{self.run_id}-{run}"
         s = self.settings(run, model or "logistic", events_topic=topic)
         warm = generate(50, seed=SEED + 1, invalid_rate=0.0, start_index=10_000_000)
         steady = generate(n, seed=SEED + 1, invalid_rate=o.invalid_rate, start_index=20_000_000)
-        cmd = self.command(kind, s, run, None, patches)
+        cmd = self.command(kind, s, run, None, variant)
         reader = OutputReader(s, s.topics.predictions, o.partitions, keep_keys=True)
         stream = PacedStream(s, topic, steady, rate)
         with Pipeline(cmd, self.workdir / f"{run}.log") as proc:
@@ -295,18 +294,18 @@ class Bench:
         self.train()
         self.load_input()
         # Throughput first, latency after: by then the broker's JVM is warm.
-        live: list[tuple[str, str | None, Row, Sequence[str]]] = []
+        live: list[tuple[str, str | None, Row, Sequence[Override]]] = []
         if "passthrough" not in o.skip:
             live.append(("passthrough", None, self.throughput("passthrough", None), ()))
         for model in o.models:
             if "naive" not in o.skip:
                 live.append(("naive", model, self.throughput("naive", model), ()))
-            for patches in [[], *o.patches]:
-                live.append(("scorer", model, self.throughput("scorer", model, patches), patches))
+            for variant in [[], *o.variants]:
+                live.append(("scorer", model, self.throughput("scorer", model, variant), variant))
         if "latency" not in o.skip:
-            for kind, model, row, patches in live:
+            for kind, model, row, variant in live:
                 if model in (None, o.models[0]):
-                    self.latency(kind, model, row, patches)
+                    self.latency(kind, model, row, variant)
         return self.rows
 
 
@@ -348,9 +347,16 @@ class Pipeline:
             raise RuntimeError(f"{self.cmd[1]} exited {proc.returncode}:\n{self.tail()}")
 
 
-def _label(kind: str, patches: Sequence[str]) -> str:
+def _label(kind: str, variant: Sequence[Override]) -> str:
     name = {"naive": "(a) naive loop", "scorer": "(b) scorer", "passthrough": "(c) passthrough"}
-    return name[kind] + (" +" + ",".join(patches) if patches else "")
+    return name[kind] + (" " + ",".join(f"{k}={v}" for k, v in variant) if variant else "")
+
+
+def _slug(variant: Sequence[Override]) -> str:
+    if not variant:
+        return "base"
+    text = "-".join(f"{k}-{v}" for k, v in variant)
+    return "".join(c if c.isalnum() or c == "-" else "_" for c in text)
 
 
 def log(msg: str) -> None:
@@ -481,13 +487,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-seconds", type=float, default=20.0, help="steady stream length")
     p.add_argument("--train-rows", type=int, default=20_000)
     p.add_argument(
-        "--patch",
+        "--variant",
         action="append",
         default=[],
-        type=parse_patches,
-        metavar="A[,B...]",
-        help="also run the scorer with these experimental changes of scorer_patches.py "
-        f"({', '.join(sorted(PATCHES))}); repeat for more variants",
+        type=parse_overrides,
+        metavar="SECTION.KEY=VALUE[,...]",
+        help="also run the scorer with these settings changed, beside the scorer as it is "
+        "(e.g. scorer.batch_timeout_ms=10); repeat for more variants",
     )
     p.add_argument(
         "--skip", action="append", default=[], choices=["naive", "passthrough", "latency"]
@@ -521,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         naive_rate=args.naive_rate,
         latency_seconds=args.latency_seconds,
         train_rows=args.train_rows,
-        patches=args.patch,
+        variants=args.variant,
         skip=args.skip,
         profile_dir=args.profile_dir,
         trace_dir=args.trace_dir,
