@@ -65,7 +65,7 @@ class TransactionalCommit:
         raw = self._producer.raw
         try:
             self._call("begin_transaction", lambda _t: raw.begin_transaction())
-            self._producer.produce_all(outputs)
+            self._producer.produce_all(outputs, in_transaction=True)
             offsets = next_offsets(records)
             metadata = consumer.consumer_group_metadata()
             self._call(
