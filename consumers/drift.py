@@ -14,19 +14,13 @@ import base64
 import json
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from core.drift.alert import DriftAlert
-from core.drift.evaluate import evaluate
-from core.drift.html import render_html
+from core.drift.judge import Reference, iso, judge, write_report
 from core.drift.policy import AlertPolicy
-from core.drift.profile import ReferenceProfile
 from core.drift.windows import Window, WindowManager
 from core.event_columns import decode_columns
 from core.follower import ProductionFollower
@@ -35,7 +29,7 @@ from core.kafka.model_events import follow_production
 from core.kafka.processor import Assignment, BatchHandler
 from core.kafka.service import ConsumerSpec, run_consumer
 from core.records import OutRecord, Record, coordinates
-from core.registry import ModelRegistry, NoProductionModel
+from core.registry import NoProductionModel
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
 from core.settings import Settings
 
@@ -62,21 +56,6 @@ class DriftMetrics:
             "Model version whose profile is used",
             registry=registry,
         )
-
-
-class Reference:
-    """The production version's reference profile, as the watcher compares against it."""
-
-    def __init__(self, version: int, profile: ReferenceProfile, digest: str) -> None:
-        self.version = version
-        self.profile = profile
-        self.digest = digest
-
-    @classmethod
-    def load(cls, registry: ModelRegistry, name: str, version: int) -> Reference:
-        info = registry.get(name, version)
-        profile = ReferenceProfile.from_dict(registry.reference_profile(name, version))
-        return cls(version, profile, info.profile_digest)
 
 
 class DriftHandler(BatchHandler):
@@ -163,46 +142,28 @@ class DriftHandler(BatchHandler):
         return out
 
     def _judge(self, closed: list[Window]) -> list[OutRecord]:
-        if self.reference is None:
+        reference = self.reference
+        if reference is None:
             return []
         out = []
         for window in closed:
-            report = evaluate(self.reference.profile, window.state, self._config)
-            decision = self.policy.observe(
-                report, model_name=self._name, model_version=self.reference.version
-            )
-            verdict = (
-                "skipped" if not report.judged else "drift" if report.drift_detected else "stable"
-            )
-            self._metrics.windows.labels(verdict).inc()
+            judged = judge(window, reference, self.policy, self._config, model_name=self._name)
+            self._metrics.windows.labels(judged.verdict).inc()
             self._log.info(
                 "window_closed",
-                window_start=_iso(window.start),
-                window_end=_iso(window.end),
+                window_start=iso(window.start),
+                window_end=iso(window.end),
                 events=window.events,
-                verdict=verdict,
-                drifting_features=report.drifting_features,
-                alert=decision.alert,
-                reason=decision.reason,
-                model_version=self.reference.version,
+                verdict=judged.verdict,
+                drifting_features=judged.report.drifting_features,
+                alert=judged.decision.alert,
+                reason=judged.decision.reason,
+                model_version=reference.version,
             )
-            if not decision.alert or decision.severity is None:
+            if judged.alert is None:
                 continue
-            alert = DriftAlert.from_report(
-                report,
-                model_name=self._name,
-                model_version=self.reference.version,
-                window_start=datetime.fromtimestamp(window.start, UTC),
-                window_end=datetime.fromtimestamp(window.end, UTC),
-                severity=decision.severity,
-                profile_digest=self.reference.digest,
-                offsets=window.offset_ranges(),
-                windows_drifting=decision.windows_drifting,
-                windows_considered=decision.windows_considered,
-            )
-            path = self._write_report(alert.alert_id, report, window)
-            alert = alert.model_copy(update={"report_path": str(path)})
-            self._metrics.alerts.labels(decision.severity).inc()
+            alert = write_report(judged, self._reports)
+            self._metrics.alerts.labels(alert.severity).inc()
             self._log.warning(
                 "drift_alert",
                 alert_id=alert.alert_id,
@@ -210,28 +171,11 @@ class DriftHandler(BatchHandler):
                 drifting_features=alert.drifting_features,
                 report_path=alert.report_path,
             )
+            value = alert.model_dump_json().encode()
             out.append(
-                OutRecord(
-                    self._settings.topics.alerts,
-                    alert.model_dump_json().encode(),
-                    self._name.encode(),
-                    _HEADERS,
-                )
+                OutRecord(self._settings.topics.alerts, value, self._name.encode(), _HEADERS)
             )
         return out
-
-    def _write_report(self, alert_id: str, report: Any, window: Window) -> Path:
-        self._reports.mkdir(parents=True, exist_ok=True)
-        path = (self._reports / f"drift-{alert_id}.html").resolve()
-        version = self.reference.version if self.reference else "?"
-        html = render_html(
-            report,
-            title=f"Drift alert · {self._name} v{version}",
-            reference_label="training reference",
-            current_label=f"window {_clock(window.start)} to {_clock(window.end)}",
-        )
-        path.write_text(html, encoding="utf-8")
-        return path
 
     def _switch(self, pending: Reference) -> None:
         previous = self.reference.version if self.reference else None
@@ -265,17 +209,6 @@ class DriftHandler(BatchHandler):
             open_windows=len(self.windows.open),
             events_seen=self.windows.seen,
         )
-
-
-def _clock(seconds: float) -> str:
-    """A window bound as people read it in a report title."""
-    if not np.isfinite(seconds):
-        return "-"
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat() if np.isfinite(seconds) else "-"
 
 
 def _skip_batch(exc: Exception, batch: Sequence[Record]) -> list[OutRecord]:

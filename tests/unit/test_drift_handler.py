@@ -7,7 +7,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from consumers.drift import DriftHandler, DriftMetrics, Reference
+from consumers.drift import DriftHandler, DriftMetrics
+from core.drift.judge import Reference
 from core.follower import ProductionFollower
 from core.kafka.changelog import CheckpointStore
 from core.registry import ModelRegistry
