@@ -232,6 +232,26 @@ class LocalBroker:
         self.state_file.unlink(missing_ok=True)
         return state
 
+    def kill(self, timeout_s: float = 10.0) -> BrokerState | None:
+        """SIGKILL the recorded broker, as a crash would; None if none ran.
+
+        No clean shutdown: its data dir is left as the crash left it, so
+        `start(port=state.port)` brings the same broker back on the same port and data
+        (what failure tests need). Returns once the process is gone.
+        """
+        state = self.status()
+        if state is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(state.pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout_s
+        while _is_our_broker(state.pid) and time.monotonic() < deadline:
+            _reap(state.pid)
+            time.sleep(0.05)
+        _reap(state.pid)
+        self.state_file.unlink(missing_ok=True)
+        return state
+
     def _wait_ready(
         self, proc: subprocess.Popen[bytes], state: BrokerState, timeout_s: float
     ) -> None:
