@@ -79,8 +79,11 @@ class DriftHandler(BatchHandler):
         self.policy = AlertPolicy(self._config)
         self._backlog: list[int] = []
         self._store = store
-        if restored is not None:
-            self._restore(json.loads(restored))
+        self._committed: dict[str, Any] | None = json.loads(restored) if restored else None
+        """The checkpoint of the last committed batch: what an aborted batch returns to."""
+        self._uncommitted: dict[str, Any] | None = None
+        if self._committed is not None:
+            self._restore(self._committed)
 
     def ready(self) -> bool:
         return self.reference is not None or self._follower.current is not None
@@ -117,7 +120,24 @@ class DriftHandler(BatchHandler):
             return None
         return latest
 
+    def batch_committed(self) -> None:
+        if self._uncommitted is not None:
+            self._committed, self._uncommitted = self._uncommitted, None
+
+    def batch_aborted(self) -> None:
+        """The windows already absorbed the aborted batch, which is consumed again: back to
+        the last committed checkpoint (or to empty windows), so it is counted once."""
+        self._uncommitted = None
+        if self._committed is not None:
+            self._restore(self._committed)
+        elif self.reference is not None:
+            self.windows = WindowManager.from_config(self.reference.profile, self._config)
+            self.policy = AlertPolicy(self._config)
+        if self.windows is not None:
+            self.windows.track_partitions(self._backlog)
+
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
+        self._uncommitted = None
         out: list[OutRecord] = []
         pending = self._pending()
         if pending is not None:
@@ -193,10 +213,14 @@ class DriftHandler(BatchHandler):
             "windows": base64.b64encode(self.windows.to_bytes()).decode(),
             "policy": self.policy.to_dict(),
         }
+        self._uncommitted = state
         return self._store.record(json.dumps(state).encode())
 
     def _restore(self, state: dict[str, Any]) -> None:
-        reference = self._follower.load(int(state["model_version"]))
+        version = int(state["model_version"])
+        reference = self.reference
+        if reference is None or reference.version != version:
+            reference = self._follower.load(version)
         self.reference = reference
         self.windows = WindowManager.from_bytes(
             base64.b64decode(state["windows"]), reference.profile

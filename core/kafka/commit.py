@@ -13,9 +13,10 @@ At-least-once (`AtLeastOnceCommit`, brokers without transactions): produce, flus
 every delivery report checked, then commit the offsets synchronously; a crash between the
 flush and the commit re-delivers the batch.
 
-Every call that waits on the broker is bounded by `timeout_s` and retried, as librdkafka
-documents for retriable errors, only while no stop was asked for: a stop ends any wait
-within one timeout (`StopRequested`). The open transaction is then left to the broker to
+Every transactional call runs on a helper thread (`core.kafka.blocking_calls`) and is
+retried, as librdkafka documents for retriable errors, only while no stop was asked for:
+a stop ends any wait within `STOP_GRACE_S` (`StopRequested`), even a call librdkafka
+never returns from. The open transaction is then left to the broker to
 abort (or to the next instance with the same transactional id to fence), so its batch is
 processed again after the restart and nothing is lost.
 """
@@ -23,11 +24,12 @@ processed again after the restart and nothing is lost.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
+from core.kafka.blocking_calls import CallThread, Wedged
 from core.kafka.exceptions import ProcessorFatal, StopRequested
 from core.kafka.producer import CheckedProducer
 from core.records import OutRecord, Record, coordinates
@@ -40,6 +42,10 @@ class CommitStrategy(Protocol):
         """Prepare the producer (init the transactional id)."""
         ...
 
+    def close(self) -> None:
+        """Release the producer at shutdown."""
+        ...
+
     def commit(
         self, consumer: Consumer, records: Sequence[Message], outputs: list[OutRecord]
     ) -> bool:
@@ -49,54 +55,84 @@ class CommitStrategy(Protocol):
 
 
 class TransactionalCommit:
-    def __init__(self, producer: CheckedProducer, *, timeout_s: float, stopping: Stopping) -> None:
-        self._producer = producer
+    """One batch, one transaction. librdkafka's error classes decide what follows: a
+    retriable error repeats the same call (documented for a timed-out commit or
+    send_offsets), an abortable one aborts and the batch is redone, anything else means
+    restart. A call that never returns (`Wedged`) gets a new producer with the same
+    transactional id, whose `init_transactions` fences the wedged one and aborts its
+    transaction; the batch is then redone like an aborted one."""
+
+    def __init__(
+        self,
+        make_producer: Callable[[], CheckedProducer],
+        *,
+        name: str,
+        timeout_s: float,
+        stopping: Stopping,
+    ) -> None:
+        self._make_producer = make_producer
+        self._name = name
         self._timeout_s = timeout_s
         self._stopping = stopping
         self._log = structlog.get_logger("commit")
-        self.aborted = 0
+        self._producer = make_producer()
+        self._calls = CallThread(f"{name}-producer-calls", stopping)
 
     def start(self) -> None:
-        self._call("init_transactions", self._producer.raw.init_transactions, 3)
+        try:
+            self._init()
+        except Wedged as exc:
+            raise ProcessorFatal(str(exc)) from None
 
     def commit(
         self, consumer: Consumer, records: Sequence[Message], outputs: list[OutRecord]
     ) -> bool:
-        raw = self._producer.raw
+        producer, raw, t = self._producer, self._producer.raw, self._timeout_s
         try:
-            self._call("begin_transaction", lambda _t: raw.begin_transaction())
-            self._producer.produce_all(outputs, in_transaction=True)
-            offsets = next_offsets(records)
-            metadata = consumer.consumer_group_metadata()
-            self._call(
-                "send_offsets_to_transaction",
-                lambda t: raw.send_offsets_to_transaction(offsets, metadata, t),
-            )
-            self._call("commit_transaction", raw.commit_transaction)
-            return True
-        except KafkaException as exc:
-            err = exc.args[0]
-            if err.fatal() or not err.txn_requires_abort():
-                raise ProcessorFatal(f"transaction failed: {err.str()}") from None
-            self._log.warning("transaction_aborted", error=err.str(), records=len(records))
-            self._call("abort_transaction", raw.abort_transaction)
-            self._producer.forget_errors()
-            self.aborted += 1
-            return False
-
-    def _call(self, name: str, fn: Callable[[float], None], timeouts: float = 1) -> None:
-        """Retry a transactional call on retriable errors while no stop is asked for."""
-        while True:
-            if self._stopping():
-                raise StopRequested(f"stop requested before {name}")
             try:
-                fn(self._timeout_s * timeouts)
+                self._call(raw.begin_transaction, budget=t)
+                producer.produce_all(outputs, in_transaction=True)
+                offsets = next_offsets(records)
+                group = consumer.consumer_group_metadata()
+                self._call(raw.send_offsets_to_transaction, offsets, group, t, budget=t)
+                self._call(raw.commit_transaction, t, budget=t)
+                return True
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.fatal() or not err.txn_requires_abort():
+                    raise ProcessorFatal(f"transaction failed: {err.str()}") from None
+                self._log.warning("transaction_aborted", error=err.str(), records=len(records))
+                self._call(raw.abort_transaction, t, budget=t)
+                producer.forget_errors()
+        except Wedged as exc:
+            self._log.error("transaction_call_wedged", error=str(exc), records=len(records))
+            self._calls = CallThread(f"{self._name}-producer-calls", self._stopping)
+            self._producer = self._make_producer()
+            self._init()
+        return False
+
+    def close(self) -> None:
+        """Nothing to flush: a commit flushed its records, and those of a transaction left
+        open by a stop are never read."""
+        self._calls.close()
+
+    def _init(self) -> None:
+        t = self._timeout_s * 3
+        self._call(self._producer.raw.init_transactions, t, budget=t)
+
+    def _call(self, fn: Callable[..., None], *args: Any, budget: float) -> None:
+        """Retry on retriable errors, as librdkafka documents, while no stop is asked for."""
+        while True:
+            try:
+                self._calls.call(fn, *args, budget=budget)
                 return
             except KafkaException as exc:
                 err = exc.args[0]
                 if not err.retriable():
                     raise
-                self._log.info("transaction_call_retry", call=name, error=err.str())
+                if self._stopping():
+                    raise StopRequested(err.str()) from None
+                self._log.info("transaction_call_retry", error=err.str())
 
 
 class AtLeastOnceCommit:
@@ -108,6 +144,9 @@ class AtLeastOnceCommit:
 
     def start(self) -> None:
         return None
+
+    def close(self) -> None:
+        self._producer.raw.flush(self._timeout_s)
 
     def commit(
         self, consumer: Consumer, records: Sequence[Message], outputs: list[OutRecord]

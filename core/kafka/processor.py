@@ -7,7 +7,8 @@ input records into output records; the processor owns everything Kafka. Per batc
   2. call the handler (on an exception, the error policy's records replace its output);
   3. commit outputs and offsets together with the chosen strategy (`core.kafka.commit`:
      a transaction for exactly-once, flush-then-commit for at-least-once);
-  4. if that did not commit, seek back to the batch's first offsets and redo it.
+  4. if that did not commit, seek back to the batch's first offsets, let the handler
+     undo the batch (`batch_aborted`) and redo it.
 
 Rebalance callbacks only run inside `consume()`, where no batch is open, so revoked
 partitions never carry uncommitted work; the handler hears of them through its typed
@@ -80,6 +81,14 @@ class BatchHandler(ABC):
     def on_revoked(self, partitions: list[tuple[str, int]]) -> None:  # noqa: B027
         """Partitions were revoked (no batch is open; their work is committed)."""
 
+    def batch_committed(self) -> None:  # noqa: B027 - optional hook
+        """The last batch's transaction committed: its effect on the state is durable."""
+
+    def batch_aborted(self) -> None:  # noqa: B027 - optional hook
+        """The last batch's outputs were discarded and it will be consumed again. A handler
+        with state must return it to what the last committed batch left, or each of the
+        batch's events counts twice."""
+
     def status(self) -> dict[str, Any]:
         """Fields of this handler for `/health`."""
         return {}
@@ -146,21 +155,25 @@ class BatchProcessor:
         self._consumer = Consumer(consumer_config(settings, options.group_id))
         self._commit: CommitStrategy
         if options.delivery == "exactly-once":
-            producer = CheckedProducer.from_settings(
-                settings,
-                transactional_id=options.transactional_id or f"{options.name}-{options.group_id}",
-                stopping=self._stopping,
-                **{**_PRODUCER_TUNING, "transaction.timeout.ms": options.transaction_timeout_ms},
-            )
+            txn_id = options.transactional_id or f"{options.name}-{options.group_id}"
+            tuning = {**_PRODUCER_TUNING, "transaction.timeout.ms": options.transaction_timeout_ms}
+
+            def transactional() -> CheckedProducer:
+                return CheckedProducer.from_settings(
+                    settings, transactional_id=txn_id, stopping=self._stopping, **tuning
+                )
+
             self._commit = TransactionalCommit(
-                producer, timeout_s=self._timeout_s, stopping=self._stopping
+                transactional,
+                name=options.name,
+                timeout_s=self._timeout_s,
+                stopping=self._stopping,
             )
         else:
             producer = CheckedProducer.from_settings(
                 settings, stopping=self._stopping, **_PRODUCER_TUNING
             )
             self._commit = AtLeastOnceCommit(producer, timeout_s=self._timeout_s)
-        self._producer = producer
 
     @property
     def metrics(self) -> ProcessorMetrics:
@@ -251,7 +264,9 @@ class BatchProcessor:
         if not committed:
             m.aborted.labels(n).inc()
             self._rewind(records)
+            self._handler.batch_aborted()
             return
+        self._handler.batch_committed()
         m.consumed.labels(n).inc(len(records))
         m.produced.labels(n).inc(len(outputs))
         m.batches.labels(n).inc()
@@ -352,7 +367,7 @@ class BatchProcessor:
             self._consumer.close()
         except (KafkaException, RuntimeError) as exc:
             self._log.warning("consumer_close_failed", error=str(exc))
-        self._producer.raw.flush(self._timeout_s)
+        self._commit.close()
         self._log.info("processor_stopped")
 
 

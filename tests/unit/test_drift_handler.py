@@ -92,3 +92,34 @@ def test_a_new_production_version_is_used_from_the_next_window_on(tmp_path: Path
     assert h.reference.version == 2
     assert h.windows is not None
     assert h.windows.seen == 500
+
+
+def test_an_aborted_batch_is_undone_so_its_replay_counts_each_event_once(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path)
+    register(settings, 1)
+    h = handler(settings)
+    h.process(records(700))
+    h.batch_committed()
+    replayed = records(700, start=700)
+    h.process(replayed)
+    h.batch_aborted()
+    assert h.windows is not None
+    assert h.windows.seen == 700
+    out = h.process(replayed)
+    h.batch_committed()
+    assert h.windows.seen == 1400
+    assert sum(w.events for w in h.windows.open.values()) == 400
+    assert json.loads(out[-1].value)["model_version"] == 1
+
+
+def test_a_first_batch_aborted_leaves_empty_windows(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    register(settings, 1)
+    h = handler(settings)
+    h.process(records(300))
+    h.batch_aborted()
+    assert h.windows is not None
+    assert h.windows.seen == 0
+    assert not h.windows.open
