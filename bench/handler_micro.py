@@ -14,13 +14,13 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+from core.kafka.records import StubRecord
+from core.serving import LoadedModel
 from prometheus_client import CollectorRegistry
 from scorer_patches import PATCHES
 from traffic import generate
 
 from consumers.scorer import ScorerMetrics, ScoringHandler
-from core.kafka.records import StubRecord
-from core.serving import LoadedModel
 from core.settings import Settings
 from core.training import train_and_evaluate
 from producers.generator import ChurnGenerator

@@ -26,7 +26,9 @@ OnDelivery = Callable[[KafkaError | None, Message], None]
 class CheckedProducer:
     """A confluent-kafka `Producer` whose delivery failures surface as exceptions."""
 
-    def __init__(self, config: dict[str, Any], *, stopping: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, config: dict[str, Any], *, stopping: Callable[[], bool] | None = None
+    ) -> None:
         self._producer = Producer(config)
         self._stopping = stopping
         self._first_error: KafkaError | None = None
