@@ -240,7 +240,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def prometheus() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    openapi.install(app, [PredictRequest, BatchRequest])
+    openapi.install(app, [PredictRequest, BatchRequest], api.max_batch)
     return app
 
 

@@ -54,8 +54,9 @@ def responses(ok: type[BaseModel], *errors: tuple[int, str]) -> dict[int | str, 
     return documented
 
 
-def install(app: FastAPI, bodies: list[type[BaseModel]]) -> None:
-    """Make `app.openapi()` include the schemas of `bodies` (cached after the first call)."""
+def install(app: FastAPI, bodies: list[type[BaseModel]], max_batch: int) -> None:
+    """Make `app.openapi()` include the schemas of `bodies` (cached after the first call),
+    with the configured most events per batch."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -71,6 +72,7 @@ def install(app: FastAPI, bodies: list[type[BaseModel]]) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, definition in definitions.get("$defs", {}).items():
                 components.setdefault(name, definition)
+            components["BatchRequest"]["properties"]["events"]["maxItems"] = max_batch
             app.openapi_schema = schema
         return app.openapi_schema
 

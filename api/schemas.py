@@ -43,7 +43,14 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"events": [EXAMPLE_EVENT]}]})
 
-    events: list[PredictRequest] = Field(min_length=1)
+    events: list[Any] = Field(
+        min_length=1,
+        description=(
+            "Each item a `PredictRequest`. An item that is not one is not a reason to "
+            "reject the request: it is answered in `results` with `status: invalid` and "
+            "its reasons, and the other items are scored."
+        ),
+    )
 
 
 class FieldError(BaseModel):
