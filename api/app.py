@@ -101,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            await asyncio.to_thread(_close, refresher, follower, publisher)
+            await asyncio.to_thread(_close, refresher, follower, publisher, api.graceful_timeout_s)
             log.info("api_stopped", pid=os.getpid())
 
     app = FastAPI(
@@ -269,11 +269,12 @@ def _close(
     refresher: Refresher,
     follower: ProductionFollower[LoadedModel],
     publisher: LogPublisher | None,
+    timeout_s: float,
 ) -> None:
     refresher.stop()
     follower.close()
     if publisher is not None:
-        publisher.close()
+        publisher.close(min(timeout_s, 5.0))
 
 
 def _scoring(answer: Answer) -> dict[str, Any]:

@@ -81,7 +81,10 @@ class RequestContext:
         seconds: float,
         fields: dict[str, Any] | None,
     ) -> None:
-        level = "info" if status < 400 else "warning" if status < 500 else "error"
+        # 503 is the documented "no production version yet": a state, not a fault.
+        level = (
+            "info" if status < 400 else "error" if status >= 500 and status != 503 else "warning"
+        )
         getattr(self._log, level)(
             "request",
             request_id=request_id,

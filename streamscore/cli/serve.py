@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 
 import structlog
 import uvicorn
@@ -55,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": api.graceful_timeout_s,
         "lifespan": "on",
     }
+    _exit_zero_after_sigterm()
     if api.workers == 1:
         from api.app import create_app
 
@@ -63,6 +65,13 @@ def _run(args: argparse.Namespace) -> int:
         _hand_settings_to_workers(args, settings)
         uvicorn.run("api.app:app_from_environment", factory=True, workers=api.workers, **common)  # type: ignore[arg-type]
     return 0
+
+
+def _exit_zero_after_sigterm() -> None:
+    """After a graceful stop uvicorn raises the signal it caught again, to the handler
+    that was in place before it; with the default one the process then dies of SIGTERM.
+    A no-op handler here makes a SIGTERM stop exit 0, as `streamscore score` does."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
 
 
 def _hand_settings_to_workers(args: argparse.Namespace, settings: Settings) -> None:
