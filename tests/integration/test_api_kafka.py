@@ -18,7 +18,12 @@ from tests.integration.kafka_io import produce_json, read_committed, running
 
 pytestmark = pytest.mark.integration
 
-ANSWER = ("probability", "prediction", "risk_level", "model_version", "event_id")
+ULP = 1e-15
+"""The one scoring function itself gives an event's probability to within a unit in the
+last place depending on its position in a batch (numpy's vectorised kernels treat a
+batch's tail rows differently): 0 to 2.2e-16 apart for the same event scored alone or
+among 300. Kafka and HTTP batch events differently, so that is the bound here; labels,
+risk levels and versions are identical."""
 
 
 def events(n: int) -> list[dict[str, Any]]:
@@ -40,7 +45,7 @@ def test_the_same_events_get_identical_answers_over_http_and_from_the_kafka_scor
         singles = [client.post("/predict", json=e).json() for e in sent[:60]]
     for answer in [*batch, *singles]:
         expected = kafka[answer["event_id"]]
-        assert answer["probability"] == expected.probability
+        assert abs(answer["probability"] - expected.probability) <= ULP
         assert answer["prediction"] == expected.prediction
         assert answer["risk_level"] == expected.risk_level.value
         assert answer["customer_id"] == expected.customer_id
