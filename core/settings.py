@@ -125,6 +125,55 @@ class ScorerConfig(ConsumerConfig):
     """Port of `/health` and `/metrics`; 0 picks a free one."""
 
 
+class ApiConfig(BaseModel):
+    """`streamscore serve`: the HTTP scoring API (`api/`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    """Interface to listen on; `0.0.0.0` in a container, where probes come from outside."""
+
+    port: int = Field(default=8000, ge=0, le=65535)
+    """Port of the API, its `/health`, `/metrics` and `/docs`; 0 picks a free one."""
+
+    workers: int = Field(default=1, ge=1)
+    """uvicorn worker processes. Each loads the model and batches its own requests, and
+    `/metrics` reports the worker that answered."""
+
+    max_batch: int = Field(default=1000, ge=1)
+    """Most events one `POST /predict/batch` may carry; more is a 422."""
+
+    batching: bool = True
+    """Gather concurrent `POST /predict` calls into one model call. Off: each request is
+    scored alone, as soon as it is validated."""
+
+    max_wait_ms: float = Field(default=2.0, ge=0)
+    """Longest a request waits for others to join its model call. A batch is scored
+    sooner when it is full or when an event-loop turn brings no new request."""
+
+    max_batch_size: int = Field(default=64, ge=1)
+    """Most `POST /predict` requests gathered into one model call."""
+
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Largest request body (of `/predict/batch`); larger is a 413 without reading it.
+    One `/predict` body may be at most `validation.max_event_bytes`."""
+
+    refresh_interval_s: float = Field(default=0.5, gt=0)
+    """How often a background thread asks the production follower whether the version
+    changed (it hears `model-events` at once and reads the registry every
+    `registry.poll_s`); never on a request's path."""
+
+    publish_logs: bool = True
+    """Also send each prediction log to `topics.logs` when a broker is configured."""
+
+    log_queue_max: int = Field(default=100_000, ge=1)
+    """Prediction logs held for the broker at most; beyond it (a broker down for long)
+    new ones are dropped and counted, and the API keeps answering."""
+
+    graceful_timeout_s: float = Field(default=10.0, gt=0)
+    """On SIGTERM, how long requests in flight may take to finish."""
+
+
 class ValidationConfig(BaseModel):
     """Rules every reader of the input topic applies alike (scorer, drift watcher, HTTP
     API), so they agree on which events are valid."""
@@ -171,6 +220,7 @@ class Settings(BaseSettings):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     state_dir: Path = Path(".streamscore")
     """Where the local broker, reports and other local state live."""
 

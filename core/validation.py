@@ -7,6 +7,7 @@ logs. Values are never echoed into messages: the original bytes are in the DLQ a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from pydantic import TypeAdapter, ValidationError
@@ -36,14 +37,25 @@ _TYPE_ERRORS: Final = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class FieldReason:
+    """Why one field failed, without its value: what an HTTP client gets per field."""
+
+    field: str
+    """Dotted path of the field, `<message>` for the message as a whole."""
+    reason: str
+
+
 class InvalidEvent(StreamscoreError):
     """An input record that cannot be scored; it goes to the dead-letter topic."""
 
     hint = "fix the producer: see the contract in the README"
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: str, message: str, fields: tuple[FieldReason, ...] = ()) -> None:
         super().__init__(message)
         self.error_type = error_type
+        self.fields = fields or (FieldReason("<message>", message),)
+        """Field by field, the same reasons `message` joins (never the values)."""
 
 
 def parse_event(raw: bytes | None, max_bytes: int) -> CustomerEventFields:
@@ -71,7 +83,9 @@ def _classify(exc: ValidationError, raw: bytes) -> InvalidEvent:
         return InvalidEvent("malformed_json", f"message is not valid JSON: {first['msg']}")
     if first["type"] in {"model_type", "model_attributes_type", "dict_type"} and not first["loc"]:
         return InvalidEvent("not_an_object", "message is valid JSON but not a JSON object")
-    return InvalidEvent(_error_type(first), "; ".join(_describe(e) for e in errors))
+    reasons = tuple(FieldReason(_field(e), e["msg"]) for e in errors)
+    message = "; ".join(f"{r.field}: {r.reason}" for r in reasons)
+    return InvalidEvent(_error_type(first), message, reasons)
 
 
 def _error_type(error: ErrorDetails) -> str:
@@ -89,6 +103,5 @@ def _error_type(error: ErrorDetails) -> str:
     return "invalid_value"
 
 
-def _describe(error: ErrorDetails) -> str:
-    field = ".".join(str(p) for p in error["loc"]) or "<message>"
-    return f"{field}: {error['msg']}"
+def _field(error: ErrorDetails) -> str:
+    return ".".join(str(p) for p in error["loc"]) or "<message>"

@@ -99,3 +99,21 @@ def test_extra_fields_are_accepted_and_dropped() -> None:
     event = parse_event(json.dumps({**VALID, "email": "a@b.c"}).encode(), 65536)
     assert "email" not in event
     assert event["age"] == 40
+
+
+def test_each_failing_field_gets_its_own_reason_and_none_echoes_the_value() -> None:
+    raw = json.dumps({**VALID, "age": 10, "contract_type": "SECRET-VALUE"}).encode()
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(raw, 65536)
+    reasons = {r.field: r.reason for r in caught.value.fields}
+    assert set(reasons) == {"age", "contract_type"}
+    assert "18" in reasons["age"]
+    assert "SECRET-VALUE" not in str(caught.value)
+    assert all("SECRET-VALUE" not in r for r in reasons.values())
+    assert str(caught.value) == "; ".join(f"{f}: {r}" for f, r in reasons.items())
+
+
+def test_a_message_level_failure_has_one_reason_for_the_whole_message() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(b"[1, 2]", 65536)
+    assert [r.field for r in caught.value.fields] == ["<message>"]
