@@ -31,15 +31,17 @@ class TopicResult:
 def contract_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic of the contract, partitioned like the input where keyed like it."""
     t, n = settings.topics, settings.kafka.partitions
-    keyed = [t.events, t.predictions, t.logs, t.dlq, t.outcomes]
+    keyed = [t.events, t.predictions, t.logs, t.dlq, t.outcomes, t.performance]
     specs = [TopicSpec(name, n, {}) for name in keyed]
     # Transitions must be seen in order by every scorer: one partition, kept compacted
     # per model so a new scorer learns the latest state.
     specs.append(TopicSpec(t.model_events, 1, {"cleanup.policy": "compact,delete"}))
     specs.append(TopicSpec(t.alerts, 1, {}))
+    specs.append(TopicSpec(t.performance_alerts, 1, {}))
     # Checkpoints (core.kafka.changelog): state kept per input partition lives on the
     # changelog partition of the same number, so it is partitioned like the input.
     specs.append(TopicSpec(t.drift_state, n, {"cleanup.policy": "compact"}))
+    specs.append(TopicSpec(t.monitor_state, n, {"cleanup.policy": "compact"}))
     return specs
 
 
