@@ -51,12 +51,20 @@ ErrorPolicy = Callable[[Exception, Sequence[Record]], list[OutRecord]]
 class Assignment:
     """Partitions just assigned, with what is known about them on demand."""
 
-    def __init__(self, partitions: list[tuple[str, int]], backlogged: Callable[[], list[int]]):
+    def __init__(
+        self,
+        partitions: list[tuple[str, int]],
+        backlogged: Callable[[], list[tuple[str, int]]],
+    ):
         self.partitions = partitions
         self._backlogged = backlogged
 
     def backlogged(self) -> list[int]:
         """Partitions whose committed position is behind their end: events still to come."""
+        return sorted({p for _, p in self._backlogged()})
+
+    def backlogged_topics(self) -> list[tuple[str, int]]:
+        """The same as (topic, partition): a consumer of several topics needs to know which."""
         return self._backlogged()
 
 
@@ -304,21 +312,23 @@ class BatchProcessor:
             )
         self._log.info("partitions_assigned", partitions=_describe(partitions))
 
-    def _backlogged(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[int]:
+    def _backlogged(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[tuple[str, int]]:
         out = []
         try:
             committed = consumer.committed(partitions, timeout=self._timeout_s)
         except KafkaException as exc:
             self._log.warning("committed_offsets_unavailable", error=str(exc))
-            return [tp.partition for tp in partitions]
+            return [(tp.topic, tp.partition) for tp in partitions]
         for tp in committed:
             try:
                 low, high = consumer.get_watermark_offsets(tp, timeout=self._timeout_s)
             except KafkaException:
-                out.append(tp.partition)
+                out.append((tp.topic, tp.partition))
                 continue
             if high > max(tp.offset, low):
-                out.append(tp.partition)
+                out.append((tp.topic, tp.partition))
         return out
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
