@@ -45,6 +45,35 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
     return specs
 
 
+class NotCoPartitioned(TopicError):
+    """Two topics joined by key have different partition counts."""
+
+    hint = (
+        "create both topics with kafka.partitions partitions (`streamscore topics create`); "
+        "a join by key needs the same partition count on both"
+    )
+
+
+def require_copartitioned(settings: Settings, topics: list[str]) -> int:
+    """The common partition count of `topics`, or one clear error: a key's records must
+    land on the same partition number in each, or a partition-local join misses pairs."""
+    admin = check_reachable(settings)
+    try:
+        metadata = admin.list_topics(timeout=settings.kafka.timeout_s)
+    except KafkaException as exc:
+        raise TopicError(f"could not list topics: {_reason(exc)}") from None
+    counts = {}
+    for name in topics:
+        topic = metadata.topics.get(name)
+        if topic is None or topic.error is not None:
+            raise TopicError(f"topic {name} does not exist (`streamscore topics create` makes it)")
+        counts[name] = len(topic.partitions)
+    if len(set(counts.values())) > 1:
+        described = " and ".join(f"{n} has {c}" for n, c in counts.items())
+        raise NotCoPartitioned(f"cannot join by key: {described} partitions")
+    return next(iter(counts.values()))
+
+
 def admin_client(settings: Settings) -> AdminClient:
     return AdminClient(client_config(settings))
 
