@@ -48,10 +48,15 @@ class PerformanceConfig(ConsumerConfig):
     its prediction) before it is counted unlabelled (orphaned). Set it to the longest
     label delay you want counted; `streamscore produce` sends outcomes after 5 s."""
 
-    max_buffer: int = Field(default=500_000, ge=1)
-    """Most join entries held at once; beyond it the oldest is evicted (counted). Size it
-    above prediction rate x `label_delay_s` so that only an outage reaches it. An entry
-    costs about 430 bytes in memory (about 215 MB at the default) and 7 in a checkpoint."""
+    max_buffer: int = Field(default=25_000, ge=1)
+    """Most join entries (waiting halves and tombstones) held per input partition; beyond
+    it the oldest is evicted (counted as `capped`). Size it above the partition's
+    prediction rate x (`label_delay_s` + the outcomes' delay), so only an outage reaches
+    it. The bound is the checkpoint's: each batch writes the partition's whole buffer as
+    one record, and Kafka refuses records over `message.max.bytes` (1 MB by default). An
+    entry costs 9-10 bytes compressed with `streamscore produce`'s event ids and about 32
+    with random UUIDs, so 25,000 entries stay under 800 kB either way (and about 11 MB
+    in memory)."""
 
     min_labels: int = Field(default=200, ge=1)
     """Windows with fewer labelled predictions are reported but not judged. At 200 the
@@ -93,11 +98,14 @@ class PerformanceConfig(ConsumerConfig):
     http_port: int = 8003
     """Port of `/health` and `/metrics`; 0 picks a free one."""
 
-    batch_size: int = Field(default=10000, ge=1)
-    """Largest batch the monitor consumes at once (one transaction and checkpoint each)."""
+    batch_size: int = Field(default=20000, ge=1)
+    """Largest batch the monitor consumes at once (one transaction and checkpoint each).
+    Every batch rewrites the checkpoints of the partitions it touched, whose cost grows
+    with the join buffer, not the batch: large batches amortise it over a backlog."""
 
-    batch_timeout_ms: int = Field(default=500, ge=1)
-    """Longest wait to fill a batch."""
+    batch_timeout_ms: int = Field(default=1000, ge=1)
+    """Longest wait to fill a batch (and so the longest a closed window waits to be
+    published under light load)."""
 
     @model_validator(mode="after")
     def _m_of_n(self) -> PerformanceConfig:

@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from core.errors import StreamscoreError
 from streamscore import __version__
 
-_COMMANDS = ("demo", "broker", "topics", "train", "registry", "produce", "score", "drift")
+_COMMANDS = (
+    "demo",
+    "broker",
+    "topics",
+    "train",
+    "registry",
+    "produce",
+    "score",
+    "drift",
+    "monitor",
+)
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
