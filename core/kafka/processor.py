@@ -88,6 +88,11 @@ class BatchHandler(ABC):
     def on_revoked(self, partitions: list[tuple[str, int]]) -> None:  # noqa: B027
         """Partitions were revoked (no batch is open; their work is committed)."""
 
+    def held(self) -> set[tuple[str, int]]:
+        """Assigned partitions to leave unread for now, e.g. the topic of a join that runs
+        ahead of the other; they are paused until the handler lets them go."""
+        return set()
+
     def status(self) -> dict[str, Any]:
         """Fields of this handler for `/health`."""
         return {}
@@ -145,6 +150,7 @@ class BatchProcessor:
         self._stop = threading.Event()
         self._run_stop = self._stop
         self._paused = False
+        self._held: set[tuple[str, int]] = set()
         self._last_lag_check = 0.0
         self._timeout_s = settings.kafka.timeout_s
         self.last_batch_at: float | None = None
@@ -193,6 +199,7 @@ class BatchProcessor:
             while not self._stopping():
                 self._handler.idle()
                 self._sync_pause()
+                self._sync_held()
                 started = time.perf_counter()
                 records = self._consume()
                 if not records:
@@ -294,15 +301,35 @@ class BatchProcessor:
         else:
             if assignment:
                 self._consumer.resume(assignment)
+            self._held = set()  # resumed with the rest: `_sync_held` holds them again
             self._log.info("input_resumed")
         self._paused = want
         self._metrics.paused.labels(self._name).set(1 if want else 0)
+
+    def _sync_held(self) -> None:
+        """Pause what the handler holds back and resume what it lets go."""
+        if self._paused:
+            return
+        want = self._handler.held()
+        if want == self._held:
+            return
+        hold, release = want - self._held, self._held - want
+        try:
+            if hold:
+                self._consumer.pause([TopicPartition(t, p) for t, p in sorted(hold)])
+            if release:
+                self._consumer.resume([TopicPartition(t, p) for t, p in sorted(release)])
+        except KafkaException as exc:
+            # A partition revoked meanwhile; the next assignment starts over.
+            self._log.info("hold_skipped", error=str(exc))
+        self._held = want
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.assign(partitions)
         if self._paused and partitions:
             consumer.pause(partitions)
         self.assignment = _describe(partitions)
+        self._held = set()
         if partitions:
             self._handler.on_assigned(
                 Assignment(
