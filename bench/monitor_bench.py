@@ -120,6 +120,11 @@ def monitor_ingest(settings: Settings, n: int) -> tuple[float, float, float]:
         batches = _metric(port, 'streamscore_batch_size_count{consumer="monitor"}')
         checkpoint = _metric(port, "streamscore_monitor_checkpoint_bytes")
         paired = _metric(port, 'streamscore_monitor_join{outcome="paired"}')
+        joined = {
+            o: _metric(port, f'streamscore_monitor_join{{outcome="{o}"}}')
+            for o in ("unlabelled", "orphaned", "late", "capped")
+        }
+        print(f"    join: {joined}")
         print(
             f"    monitor: {batches:.0f} batches, {paired:,.0f} pairs, "
             f"largest checkpoint {checkpoint:,.0f} B"

@@ -187,6 +187,17 @@ class MonitorHandler(BatchHandler):
         for p in sorted({p for _, p in partitions}):
             self.monitor.revoke(p)
 
+    def held(self) -> set[tuple[str, int]]:
+        """Hold a topic-partition that runs more than half the label delay ahead of its
+        twin: after a backlog the consumer fetches one topic far ahead of the other, and
+        its unmatched halves would overflow the join buffer (counted `capped`, pairs lost).
+        Live, both topics' timestamps are the producers' clock, so nothing is held. A
+        label feed that stops for longer holds the predictions too: lag grows (visible on
+        /metrics) instead of every prediction counting unlabelled."""
+        topic = {"predictions": self._topics.predictions, "outcomes": self._topics.outcomes}
+        slack = self._config.label_delay_s / 2
+        return {(topic[side], p) for p, side in self.monitor.ahead(slack)}
+
     def status(self) -> dict[str, Any]:
         counts = self.monitor.counts()
         return {

@@ -185,6 +185,27 @@ class PartitionedMonitor:
 
     # ------------------------------------------------------------------ time
 
+    def ahead(self, slack_s: float) -> list[tuple[int, Side]]:
+        """(partition, topic) pairs whose records run more than `slack_s` ahead of the
+        other topic of the same partition, or that delivered while the other, which has
+        records to come, has not yet: reading on would only fill the join buffer with
+        halves whose others are still unread (a backlog is fetched topic by topic), so
+        the reader should hold them until the other catches up."""
+        out: list[tuple[int, Side]] = []
+        for partition, owned in sorted(self._partitions.items()):
+            clock = owned.clock
+            p, o = clock.predictions, clock.outcomes
+            if p is not None and o is not None:
+                if p - o > slack_s:
+                    out.append((partition, "predictions"))
+                elif o - p > slack_s:
+                    out.append((partition, "outcomes"))
+            elif p is not None and "outcomes" in clock.waiting:
+                out.append((partition, "predictions"))
+            elif o is not None and "predictions" in clock.waiting:
+                out.append((partition, "outcomes"))
+        return out
+
     def watermark(self) -> float | None:
         """Where windows close: the slowest partition's watermark (None: none bounds it)."""
         marks = [w for o in self._partitions.values() if (w := o.clock.watermark) is not None]

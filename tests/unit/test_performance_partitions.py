@@ -148,3 +148,21 @@ def test_a_partition_not_assigned_is_refused() -> None:
 def test_a_corrupt_checkpoint_is_a_named_error() -> None:
     with pytest.raises(PartitionStateError):
         PartitionedMonitor(CONFIG).assign(0, b"not a checkpoint")
+
+
+def test_a_topic_running_ahead_of_its_twin_is_held_until_the_other_catches_up() -> None:
+    """A backlog is fetched topic by topic; unheld, the unmatched halves of the topic in
+    front would overflow the join buffer."""
+    monitor = PartitionedMonitor(CONFIG)
+    monitor.assign(0, waiting=["predictions", "outcomes"])
+    monitor.assign(1)
+    monitor.add_prediction(0, prediction(0, 0.9), EPOCH + 1)
+    assert monitor.ahead(2.5) == [(0, "predictions")]  # outcomes are coming: wait for them
+    monitor.add_outcome(0, outcome(0, 1), EPOCH + 1.5)
+    assert monitor.ahead(2.5) == []
+    monitor.add_prediction(0, prediction(1, 0.9), EPOCH + 10)
+    assert monitor.ahead(2.5) == [(0, "predictions")]
+    monitor.add_outcome(0, outcome(1, 1), EPOCH + 9)
+    assert monitor.ahead(2.5) == []
+    monitor.add_outcome(1, outcome(2, 1), EPOCH + 50)
+    assert monitor.ahead(2.5) == []  # nothing to come on partition 1's predictions
