@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.drift.alert import DriftAlert
+from core.performance.records import PerformanceAlert, PerformanceWindow
 from core.schemas import (
     CONTRACT_HEADER,
     CONTRACT_VERSION,
@@ -57,6 +58,15 @@ CONTRACT: tuple[TopicContract, ...] = (
     TopicContract("outcomes", "customer_id", Outcome, "Observed labels, after a delay."),
     TopicContract("model_events", "model name", ModelEvent, "Registry transitions."),
     TopicContract("alerts", "model name", DriftAlert, "One record per drift alert."),
+    TopicContract(
+        "performance",
+        "model name",
+        PerformanceWindow,
+        "One record per closed performance window and model version, judged or not.",
+    ),
+    TopicContract(
+        "performance_alerts", "model name", PerformanceAlert, "One record per performance alert."
+    ),
 )
 
 

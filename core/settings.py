@@ -25,6 +25,7 @@ from pydantic_settings import (
 from core.consumer_config import ConsumerConfig
 from core.drift.config import DriftConfig
 from core.errors import ConfigError
+from core.performance.config import PerformanceConfig
 from core.registry.config import RegistryConfig
 
 _NOT_SETTINGS = frozenset({"STREAMSCORE_CONFIG", "STREAMSCORE_KAFKA_LIBS"})
@@ -86,6 +87,12 @@ class TopicsConfig(BaseModel):
     outcomes: str = "customer-outcomes"
     drift_state: str = "streamscore-drift-state"
     """Internal: the drift watcher's window checkpoints (compacted, keyed by group id)."""
+    performance: str = "model-performance"
+    """One record per closed performance window and model version (`streamscore monitor`)."""
+    performance_alerts: str = "performance-alerts"
+    """Performance alerts: live quality below its floor or its holdout figure."""
+    monitor_state: str = "streamscore-monitor-state"
+    """Internal: the performance monitor's checkpoints (compacted, one key per partition)."""
 
     def all(self) -> list[str]:
         return [
@@ -97,6 +104,9 @@ class TopicsConfig(BaseModel):
             self.model_events,
             self.outcomes,
             self.drift_state,
+            self.performance,
+            self.performance_alerts,
+            self.monitor_state,
         ]
 
 
@@ -217,6 +227,7 @@ class Settings(BaseSettings):
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     scorer: ScorerConfig = Field(default_factory=ScorerConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    monitor: PerformanceConfig = Field(default_factory=PerformanceConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

@@ -1,10 +1,11 @@
 """The end-to-end demo: one command shows the whole product working on a real broker.
 
 It starts (or reuses) the local Kafka broker, trains and promotes a churn model, runs a
-scorer and a drift watcher, publishes a realistic stream with a few percent of bad
-events and a drift half-way, promotes a second model mid-stream, and then shows what
-came out of each topic. Everything it creates is under `<state_dir>/demo`, with topics
-named for the run so a second demo never reads the first one's data.
+scorer, a drift watcher and a performance monitor, publishes a realistic stream with a
+few percent of bad events (and every valid one's outcome) and a drift half-way,
+promotes a second model mid-stream, and then shows what came out of each topic (live
+ROC AUC per version among it). Everything it creates is under `<state_dir>/demo`, with
+topics named for the run so a second demo never reads the first one's data.
 """
 
 from __future__ import annotations
@@ -23,15 +24,19 @@ from typing import Any, TextIO
 from confluent_kafka import Consumer
 
 from consumers.drift import run_drift
+from consumers.performance import run_monitor
 from consumers.scorer import run_scorer
 from core.drift.config import DriftConfig
 from core.kafka.admin import ensure_topics
+from core.kafka.changelog import CheckpointStore
 from core.kafka.config import consumer_config
 from core.kafka.exceptions import DeliveryError
 from core.kafka.local_broker import LocalBroker
 from core.kafka.model_events import announcer
 from core.kafka.producer import CheckedProducer
 from core.logging import configure_logging
+from core.performance.config import PerformanceConfig
+from core.performance.partitions import PartitionedMonitor
 from core.promotion import Announce, no_announcement, promote
 from core.registry import ModelRegistry
 from core.schemas import DeadLetterHeaders
@@ -54,6 +59,9 @@ class DemoResult:
     dead_letters: dict[str, int]
     alerts: list[dict[str, Any]]
     seconds: float
+    live_quality: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Per model version: labelled predictions and live ROC AUC, from the monitor."""
+    performance_alerts: list[dict[str, Any]] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -124,6 +132,13 @@ def run_demo(
         batch_size=2000,
         http_port=0,
     )
+    settings.monitor = PerformanceConfig(
+        group_id=f"monitor-demo-{run_id}",
+        window_seconds=2.0,
+        label_delay_s=2.0,
+        batch_timeout_ms=200,
+        http_port=0,
+    )
     settings.state_dir = home
     say.step("Topics of the contract")
     for topic in ensure_topics(settings):
@@ -138,8 +153,9 @@ def run_demo(
     threads = [
         _background("scorer", lambda: run_scorer(settings, stop)),
         _background("drift", lambda: run_drift(settings, stop)),
+        _background("monitor", lambda: run_monitor(settings, stop)),
     ]
-    say.step("Scorer and drift watcher running (logs: " + str(log_path) + ")")
+    say.step("Scorer, drift watcher and performance monitor running (logs: " + str(log_path) + ")")
 
     half = events // 2
     drift: Scenario = PRESETS["charges-up"]
@@ -186,6 +202,7 @@ def run_demo(
     predictions = _read(settings, settings.topics.predictions, sent - invalid, 120)
     dead = _read(settings, settings.topics.dlq, invalid, 30)
     alerts = _read(settings, settings.topics.alerts, 1, 30)
+    performance_alerts = _read(settings, settings.topics.performance_alerts, 1, 3)
     stop.set()
     for thread in threads:
         thread.join(60)
@@ -205,6 +222,8 @@ def run_demo(
         alerts=[json.loads(m.value()) for m in alerts],
         seconds=round(time.monotonic() - started, 1),
         samples=parsed[:3],
+        live_quality=_live_quality(settings),
+        performance_alerts=[json.loads(m.value()) for m in performance_alerts],
     )
     _summarize(result, sent - invalid, say)
     if broker is not None and not keep_broker:
@@ -268,6 +287,21 @@ def _read(settings: Settings, topic: str, expected: int, timeout_s: float) -> li
     return out
 
 
+def _live_quality(settings: Settings) -> dict[int, dict[str, Any]]:
+    """Each version's figures over every labelled prediction, as the monitor committed
+    them (its per-partition checkpoints, merged)."""
+    config = settings.monitor
+    store = CheckpointStore(settings, settings.topics.monitor_state, config.group_id)
+    monitor = PartitionedMonitor(config)
+    for partition, state in store.restore(range(settings.kafka.partitions)).items():
+        if partition is not None:
+            monitor.assign(partition, state)
+    return {
+        version: {"labelled": state.labelled, "roc_auc": state.roc_auc()}
+        for (_, version), state in sorted(monitor.cumulative().items())
+    }
+
+
 def _summarize(r: DemoResult, expected: int, say: Narrator) -> None:
     say.say(f"    events sent and acknowledged: {r.events_sent:,}")
     versions = ", ".join(f"v{v}: {n:,}" for v, n in r.predictions_by_version.items())
@@ -287,4 +321,15 @@ def _summarize(r: DemoResult, expected: int, say: Narrator) -> None:
             )
     else:
         say.say("    no drift alert was raised")
+    quality = ", ".join(
+        f"v{v}: {q['roc_auc']:.3f} ({q['labelled']:,} labelled)"
+        for v, q in r.live_quality.items()
+        if q["roc_auc"] is not None
+    )
+    say.say(f"    live ROC AUC from outcomes (monitor): {quality or 'no labelled predictions'}")
+    for alert in r.performance_alerts:
+        say.say(
+            f"    performance alert ({alert['severity']}): {alert['metric']} "
+            f"{alert['value']:.3f} < {alert['threshold']:.3f} on model v{alert['model_version']}"
+        )
     say.say(f"    done in {r.seconds} s")

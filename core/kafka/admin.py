@@ -31,16 +31,47 @@ class TopicResult:
 def contract_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic of the contract, partitioned like the input where keyed like it."""
     t, n = settings.topics, settings.kafka.partitions
-    keyed = [t.events, t.predictions, t.logs, t.dlq, t.outcomes]
+    keyed = [t.events, t.predictions, t.logs, t.dlq, t.outcomes, t.performance]
     specs = [TopicSpec(name, n, {}) for name in keyed]
     # Transitions must be seen in order by every scorer: one partition, kept compacted
     # per model so a new scorer learns the latest state.
     specs.append(TopicSpec(t.model_events, 1, {"cleanup.policy": "compact,delete"}))
     specs.append(TopicSpec(t.alerts, 1, {}))
+    specs.append(TopicSpec(t.performance_alerts, 1, {}))
     # Checkpoints (core.kafka.changelog): state kept per input partition lives on the
     # changelog partition of the same number, so it is partitioned like the input.
     specs.append(TopicSpec(t.drift_state, n, {"cleanup.policy": "compact"}))
+    specs.append(TopicSpec(t.monitor_state, n, {"cleanup.policy": "compact"}))
     return specs
+
+
+class NotCoPartitioned(TopicError):
+    """Two topics joined by key have different partition counts."""
+
+    hint = (
+        "create both topics with kafka.partitions partitions (`streamscore topics create`); "
+        "a join by key needs the same partition count on both"
+    )
+
+
+def require_copartitioned(settings: Settings, topics: list[str]) -> int:
+    """The common partition count of `topics`, or one clear error: a key's records must
+    land on the same partition number in each, or a partition-local join misses pairs."""
+    admin = check_reachable(settings)
+    try:
+        metadata = admin.list_topics(timeout=settings.kafka.timeout_s)
+    except KafkaException as exc:
+        raise TopicError(f"could not list topics: {_reason(exc)}") from None
+    counts = {}
+    for name in topics:
+        topic = metadata.topics.get(name)
+        if topic is None or topic.error is not None:
+            raise TopicError(f"topic {name} does not exist (`streamscore topics create` makes it)")
+        counts[name] = len(topic.partitions)
+    if len(set(counts.values())) > 1:
+        described = " and ".join(f"{n} has {c}" for n, c in counts.items())
+        raise NotCoPartitioned(f"cannot join by key: {described} partitions")
+    return next(iter(counts.values()))
 
 
 def admin_client(settings: Settings) -> AdminClient:

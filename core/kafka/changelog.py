@@ -16,13 +16,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from core.kafka.config import consumer_config
 from core.kafka.exceptions import KafkaLayerError
 from core.records import OutRecord
 from core.settings import Settings
+
+_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
+"""Answers a broker gives while a new partition's leader is being elected."""
 
 WHOLE_GROUP: None = None
 """The partition argument for state that belongs to the whole group."""
@@ -83,7 +87,7 @@ class CheckpointStore:
         """Latest value per key, read to the end of the committed part of the partition."""
         timeout = self._settings.kafka.timeout_s
         tp = TopicPartition(self.topic, partition)
-        _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+        _, high = self._end_offsets(consumer, tp, timeout)
         latest: dict[bytes, bytes] = {}
         if high <= 0:
             return latest
@@ -102,3 +106,22 @@ class CheckpointStore:
             position = max(position, consumer.position([tp])[0].offset)
         consumer.unassign()
         return latest
+
+    def _end_offsets(self, consumer: Consumer, tp: TopicPartition, timeout: float) -> Any:
+        """Watermarks, retried while the error is retriable: right after the changelog is
+        created (or a leader moves) the broker answers NOT_LEADER_FOR_PARTITION for a
+        moment, and a restore must not fail the consumer for that."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return consumer.get_watermark_offsets(tp, timeout=timeout)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                retriable = isinstance(error, KafkaError) and (
+                    error.retriable() or error.code() in _LEADER_MOVING
+                )
+                if not retriable or time.monotonic() >= deadline:
+                    raise ChangelogError(
+                        f"changelog topic {self.topic} partition {tp.partition}: {exc}"
+                    ) from None
+                time.sleep(0.2)

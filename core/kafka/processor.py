@@ -52,12 +52,20 @@ ErrorPolicy = Callable[[Exception, Sequence[Record]], list[OutRecord]]
 class Assignment:
     """Partitions just assigned, with what is known about them on demand."""
 
-    def __init__(self, partitions: list[tuple[str, int]], backlogged: Callable[[], list[int]]):
+    def __init__(
+        self,
+        partitions: list[tuple[str, int]],
+        backlogged: Callable[[], list[tuple[str, int]]],
+    ):
         self.partitions = partitions
         self._backlogged = backlogged
 
     def backlogged(self) -> list[int]:
         """Partitions whose committed position is behind their end: events still to come."""
+        return sorted({p for _, p in self._backlogged()})
+
+    def backlogged_topics(self) -> list[tuple[str, int]]:
+        """The same as (topic, partition): a consumer of several topics needs to know which."""
         return self._backlogged()
 
 
@@ -88,6 +96,11 @@ class BatchHandler(ABC):
         """The last batch's outputs were discarded and it will be consumed again. A handler
         with state must return it to what the last committed batch left, or each of the
         batch's events counts twice."""
+
+    def held(self) -> set[tuple[str, int]]:
+        """Assigned partitions to leave unread for now, e.g. the topic of a join that runs
+        ahead of the other; they are paused until the handler lets them go."""
+        return set()
 
     def status(self) -> dict[str, Any]:
         """Fields of this handler for `/health`."""
@@ -146,6 +159,7 @@ class BatchProcessor:
         self._stop = threading.Event()
         self._run_stop = self._stop
         self._paused = False
+        self._held: set[tuple[str, int]] = set()
         self._last_lag_check = 0.0
         self._timeout_s = settings.kafka.timeout_s
         self.last_batch_at: float | None = None
@@ -198,6 +212,7 @@ class BatchProcessor:
             while not self._stopping():
                 self._handler.idle()
                 self._sync_pause()
+                self._sync_held()
                 started = time.perf_counter()
                 records = self._consume()
                 if not records:
@@ -301,15 +316,35 @@ class BatchProcessor:
         else:
             if assignment:
                 self._consumer.resume(assignment)
+            self._held = set()  # resumed with the rest: `_sync_held` holds them again
             self._log.info("input_resumed")
         self._paused = want
         self._metrics.paused.labels(self._name).set(1 if want else 0)
+
+    def _sync_held(self) -> None:
+        """Pause what the handler holds back and resume what it lets go."""
+        if self._paused:
+            return
+        want = self._handler.held()
+        if want == self._held:
+            return
+        hold, release = want - self._held, self._held - want
+        try:
+            if hold:
+                self._consumer.pause([TopicPartition(t, p) for t, p in sorted(hold)])
+            if release:
+                self._consumer.resume([TopicPartition(t, p) for t, p in sorted(release)])
+        except KafkaException as exc:
+            # A partition revoked meanwhile; the next assignment starts over.
+            self._log.info("hold_skipped", error=str(exc))
+        self._held = want
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.assign(partitions)
         if self._paused and partitions:
             consumer.pause(partitions)
         self.assignment = _describe(partitions)
+        self._held = set()
         if partitions:
             self._handler.on_assigned(
                 Assignment(
@@ -319,21 +354,23 @@ class BatchProcessor:
             )
         self._log.info("partitions_assigned", partitions=_describe(partitions))
 
-    def _backlogged(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[int]:
+    def _backlogged(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[tuple[str, int]]:
         out = []
         try:
             committed = consumer.committed(partitions, timeout=self._timeout_s)
         except KafkaException as exc:
             self._log.warning("committed_offsets_unavailable", error=str(exc))
-            return [tp.partition for tp in partitions]
+            return [(tp.topic, tp.partition) for tp in partitions]
         for tp in committed:
             try:
                 low, high = consumer.get_watermark_offsets(tp, timeout=self._timeout_s)
             except KafkaException:
-                out.append(tp.partition)
+                out.append((tp.topic, tp.partition))
                 continue
             if high > max(tp.offset, low):
-                out.append(tp.partition)
+                out.append((tp.topic, tp.partition))
         return out
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

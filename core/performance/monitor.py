@@ -11,6 +11,11 @@ are counted in a window.
 Times are event-time epoch seconds on one clock for both topics. `Prediction` has no
 event time of its own, so the caller chooses it (the Kafka record timestamp, say);
 outcomes default to their ``observed_at``.
+
+Pairs reach their windows in bulk, one vectorised update per window, when event time
+moves (`advance`), at `flush`, `to_bytes` or `settle`: a per-pair update cost about
+100 µs. Deferring changes no figure, because the windows' watermark (which alone makes
+a pair late) only moves in `advance`, after the deferred pairs are in.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 
 from core.performance.config import PerformanceConfig
 from core.performance.detector import PerformanceDetector
-from core.performance.join import JoinBuffer, Joined, JoinStateError
+from core.performance.join import JoinBuffer, Joined, JoinStateError, LabelledPair
 from core.performance.policy import AlertDecision, PerformanceAlertPolicy
 from core.performance.records import PerformanceAlert, PerformanceWindow
 from core.performance.windows import ClosedWindow, ModelKey, PerformanceWindows
@@ -70,6 +75,8 @@ class PerformanceMonitor:
         self.policy = PerformanceAlertPolicy(config)
         self.baselines: dict[ModelKey, float] = dict(baselines or {})
         """Holdout figure of the judged metric per version (registry metadata)."""
+        self._pairs: list[LabelledPair] = []
+        """Pairs joined since the last `settle`, not yet in their windows."""
 
     def set_baseline(self, model_name: str, model_version: int, value: float | None) -> None:
         """The version's holdout figure of the judged metric; None: judge by the floor."""
@@ -90,37 +97,41 @@ class PerformanceMonitor:
         if joined.status in ("waiting", "paired"):
             self.windows.add_prediction(prediction.model_name, prediction.model_version, event_time)
         if joined.pair is not None:
-            self.windows.add_pairs([joined.pair])
+            self._pairs.append(joined.pair)
         return joined
 
     def add_outcome(self, outcome: Outcome, event_time: float | None = None) -> Joined:
         time = outcome.observed_at.timestamp() if event_time is None else event_time
         joined = self.join.add_outcome(outcome.event_id, label=outcome.churned, event_time=time)
         if joined.pair is not None:
-            self.windows.add_pairs([joined.pair])
+            self._pairs.append(joined.pair)
         return joined
+
+    def settle(self) -> PerformanceMonitor:
+        """Put the pairs joined so far into their windows (and the cumulative states)."""
+        if self._pairs:
+            pairs, self._pairs = self._pairs, []
+            self.windows.add_pairs(pairs)
+        return self
 
     def advance(self, watermark: float) -> list[WindowResult]:
         """Move event time on: evict what waited long enough, then judge closed windows."""
+        self.settle()
         self.join.advance(watermark)
         return [self._judge(w) for w in self.windows.close(watermark)]
 
     def flush(self) -> list[WindowResult]:
         """Judge every open window now (end of a replay); coverage may be incomplete."""
+        self.settle()
         return [self._judge(w) for w in self.windows.flush()]
 
     def _judge(self, window: ClosedWindow) -> WindowResult:
         baseline = self.baselines.get((window.model_name, window.model_version))
-        detector = PerformanceDetector.from_config(self.config, baseline).update(window.state)
-        verdict = detector.verdict
-        decision = self.policy.observe(
-            verdict, model_name=window.model_name, model_version=window.model_version
-        )
-        alert = PerformanceAlert.from_verdict(window, verdict, decision) if decision.alert else None
-        return WindowResult(PerformanceWindow.from_window(window, verdict), decision, alert)
+        return judge(window, self.config, self.policy, baseline)
 
     def to_bytes(self) -> bytes:
         """One checkpoint of the join buffer, the windows and the policy."""
+        self.settle()
         d = {
             "join": base64.b64encode(self.join.to_bytes()).decode(),
             "windows": base64.b64encode(self.windows.to_bytes()).decode(),
@@ -145,3 +156,22 @@ class PerformanceMonitor:
         except (ValueError, KeyError, TypeError, zlib.error) as exc:
             raise JoinStateError(f"monitor checkpoint is unreadable: {exc!r}") from None
         return monitor
+
+
+def judge(
+    window: ClosedWindow,
+    config: PerformanceConfig,
+    policy: PerformanceAlertPolicy,
+    baseline: float | None,
+) -> WindowResult:
+    """One closed window's verdict, the policy's decision and the records to publish.
+
+    Public so that windows merged from several partitions' monitors
+    (`core.performance.partitions`) are judged exactly as one monitor judges its own.
+    """
+    verdict = PerformanceDetector.from_config(config, baseline).update(window.state).verdict
+    decision = policy.observe(
+        verdict, model_name=window.model_name, model_version=window.model_version
+    )
+    alert = PerformanceAlert.from_verdict(window, verdict, decision) if decision.alert else None
+    return WindowResult(PerformanceWindow.from_window(window, verdict), decision, alert)

@@ -81,7 +81,7 @@ class PerformanceWindow(BaseModel):
     interval: tuple[float, float] | None = None
     """Confidence interval (lo, hi) of the judged metric, when judged."""
     threshold: float | None = None
-    """min(floor, baseline - margin): the window fails when the interval is below it."""
+    """max(floor, baseline - margin): the window fails when the interval is below it."""
     failing: bool = False
     """The whole interval lies below the threshold."""
 
@@ -137,7 +137,7 @@ class PerformanceAlert(BaseModel):
     baseline: float | None = None
     """The version's holdout figure from the registry, if it has one."""
     threshold: float
-    """min(floor, baseline - margin), or the floor without a baseline."""
+    """max(floor, baseline - margin), or the floor without a baseline."""
     window_start: datetime
     window_end: datetime
     labelled_events: int = Field(ge=0)

@@ -120,9 +120,16 @@ class PerformanceWindows:
             self.late += 1
             return False
         key = (model_name, int(model_version), start)
-        self.open.setdefault(key, self._empty()).add_predictions(1)
+        # get-then-create: setdefault would build (and drop) two 1,000-bin states per call.
+        state = self.open.get(key)
+        if state is None:
+            state = self.open[key] = self._empty()
+        state.predictions += 1
         model = (model_name, int(model_version))
-        self.cumulative.setdefault(model, self._empty()).add_predictions(1)
+        total = self.cumulative.get(model)
+        if total is None:
+            total = self.cumulative[model] = self._empty()
+        total.predictions += 1
         return True
 
     def add_pairs(self, pairs: Iterable[LabelledPair]) -> int:

@@ -26,6 +26,7 @@ _COMMANDS = (
     "score",
     "serve",
     "drift",
+    "monitor",
 )
 
 EXIT_ERROR = 1

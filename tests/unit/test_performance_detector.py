@@ -54,7 +54,8 @@ def test_the_default_rule_never_alerts_on_a_stable_calibrated_model(
 ) -> None:
     p, y = stable
     config = PerformanceConfig()
-    detector = PerformanceDetector.from_config(config, baseline=0.794)  # its holdout accuracy
+    detector = PerformanceDetector.from_config(config, baseline=0.835)  # its holdout roc_auc
+    assert detector.threshold == pytest.approx(0.785)
     policy = PerformanceAlertPolicy(config)
     decisions = [
         policy.observe(detector.update(w).verdict, model_name="churn", model_version=1)
@@ -76,19 +77,36 @@ def test_windows_of_30_labels_are_never_judged_so_never_alert() -> None:
         assert not policy.observe(verdict, model_name="churn", model_version=1).alert
 
 
-def test_the_threshold_is_the_lower_of_the_floor_and_the_holdout_figure_minus_margin() -> None:
-    assert PerformanceDetector(floor=0.80, margin=0.05, baseline=0.79).threshold == pytest.approx(
-        0.74
+def test_a_window_fails_below_the_floor_or_below_the_holdout_figure_minus_margin() -> None:
+    """Either rule suffices (issue 11): the threshold is the higher of the two."""
+    assert PerformanceDetector(floor=0.70, margin=0.05, baseline=0.835).threshold == pytest.approx(
+        0.785
     )
-    assert PerformanceDetector(floor=0.80, margin=0.05, baseline=0.95).threshold == 0.80
-    assert PerformanceDetector(floor=0.80).threshold == 0.80
+    assert PerformanceDetector(floor=0.70, margin=0.05, baseline=0.72).threshold == 0.70
+    assert PerformanceDetector(floor=0.70).threshold == 0.70
+
+
+def test_an_accuracy_floor_of_0_80_fails_a_calibrated_model_so_it_is_not_the_default(
+    stable: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Even the true churn probability is right only 79.4 % of the time on this data: a
+    window of 200,000 labels is confidently below the seed's 0.80 accuracy floor, while
+    the default roc_auc rule passes the very same window."""
+    p, y = stable
+    assert float(np.maximum(p, 1 - p).mean()) == pytest.approx(0.794, abs=0.002)
+    window = windows_of(p, y, size=len(p))[0]
+    accuracy = PerformanceDetector(metric="accuracy", floor=0.80).update(window).verdict
+    assert accuracy.failing
+    default = PerformanceDetector.from_config(PerformanceConfig(), baseline=0.835)
+    assert default.update(window).verdict.judged
+    assert not default.verdict.failing
 
 
 def test_a_window_below_the_threshold_but_within_noise_is_not_failing() -> None:
     state = MetricState().update(
         np.full(200, 0.9), np.ones(200, int), np.r_[np.ones(145), np.zeros(55)]
     )
-    verdict = PerformanceDetector(floor=0.75).update(state).verdict
+    verdict = PerformanceDetector(metric="accuracy", floor=0.75).update(state).verdict
     assert verdict.value == pytest.approx(0.725)
     assert not verdict.failing
     assert "not confidently below" in verdict.reason

@@ -10,7 +10,9 @@ from core.performance.monitor import PerformanceMonitor, WindowResult
 from core.schemas import Outcome, Prediction, RiskLevel
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
-CONFIG = PerformanceConfig(window_seconds=10, label_delay_s=5, min_labels=50)
+CONFIG = PerformanceConfig(
+    metric="accuracy", floor=0.70, window_seconds=10, label_delay_s=5, min_labels=50
+)
 HOLDOUT = {("churn", 1): 0.75}
 """A calibrated model on uniform probabilities has accuracy 0.75: threshold 0.70."""
 

@@ -88,7 +88,8 @@ def closed_window() -> ClosedWindow:
 
 def test_a_closed_window_becomes_a_model_performance_record_that_round_trips() -> None:
     window = closed_window()
-    v = PerformanceDetector(baseline=0.79).update(window.state).verdict
+    detector = PerformanceDetector(metric="accuracy", floor=0.70, baseline=0.79)
+    v = detector.update(window.state).verdict
     record = PerformanceWindow.from_window(window, v)
     assert (record.labelled_events, record.predictions, record.coverage) == (400, 500, 0.8)
     assert len(record.calibration) == 10
@@ -100,7 +101,8 @@ def test_a_closed_window_becomes_a_model_performance_record_that_round_trips() -
 
 def test_an_alert_id_is_the_same_when_a_window_is_replayed() -> None:
     window = closed_window()
-    v = PerformanceDetector(baseline=0.79).update(window.state).verdict
+    detector = PerformanceDetector(metric="accuracy", floor=0.70, baseline=0.79)
+    v = detector.update(window.state).verdict
     decision = AlertDecision(True, "2 of the last 3 windows fail", "high", 2, 3)
     first = PerformanceAlert.from_verdict(window, v, decision)
     again = PerformanceAlert.from_verdict(window, v, decision)
@@ -125,8 +127,8 @@ def test_settings_defaults_are_the_documented_ones() -> None:
     assert (c.group_id, c.http_port, c.metric, c.floor) == (
         "streamscore-monitor",
         8003,
-        "accuracy",
-        0.8,
+        "roc_auc",
+        0.7,
     )
     assert c.min_labels > 30
 

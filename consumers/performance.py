@@ -1,0 +1,390 @@
+"""The performance monitor: `churn-predictions` joined with `customer-outcomes`, judged
+per model version over event-time windows; records on `model-performance`, alerts on
+`performance-alerts`.
+
+A thin wiring of core pieces on the consumer scaffold (`core.kafka.service`): the join,
+windows, judgement and alert policy are `core.performance` (one monitor per input
+partition, windows merged: `core.performance.partitions`); state is checkpointed per
+input partition through `core.kafka.changelog` in each batch's transaction, beside the
+batch's offsets and outputs, so a SIGKILL and restart neither loses nor double-counts a
+labelled prediction.
+
+Event time is each record's Kafka timestamp, not `scored_at` (the scorer's wall clock)
+or `observed_at` (the outcome producer's event clock): both topics' timestamps are set
+by their producers on one clock, which is what the join's label delay is measured on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from pydantic import ValidationError
+
+from core.errors import StreamscoreError
+from core.kafka.admin import require_copartitioned
+from core.kafka.changelog import WHOLE_GROUP, CheckpointStore
+from core.kafka.processor import Assignment, BatchHandler
+from core.kafka.service import ConsumerSpec, run_consumer
+from core.performance.config import PerformanceConfig
+from core.performance.monitor import WindowResult
+from core.performance.partitions import PartitionedMonitor, Side
+from core.performance.policy import PerformanceAlertPolicy
+from core.records import OutRecord, Record, coordinates
+from core.registry import ModelRegistry
+from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, Outcome, Prediction
+from core.settings import Settings
+
+SERVICE = "monitor"
+_HEADERS: list[tuple[str, str | bytes | None]] = [(CONTRACT_HEADER, CONTRACT_VERSION.encode())]
+_FIGURES = ("roc_auc", "accuracy", "log_loss", "brier", "positive_rate", "predicted_rate")
+CHECKPOINT_WARN_BYTES = 750_000
+"""Warn past this: Kafka's default `message.max.bytes` is 1,000,012 bytes."""
+
+
+class MonitorBatchFailed(StreamscoreError):
+    """A batch could not be processed; nothing of it was committed."""
+
+    hint = "the monitor stops so its state never disagrees with its offsets; restart it"
+
+
+class MonitorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["model_name", "model_version", "metric"]
+        self.window = Gauge(
+            "streamscore_monitor_window_metric",
+            "The latest closed window's figure per model version",
+            labels,
+            registry=registry,
+        )
+        self.cumulative = Gauge(
+            "streamscore_monitor_cumulative_metric",
+            "Figure over every labelled prediction since the version appeared (live)",
+            labels,
+            registry=registry,
+        )
+        self.joined = Gauge(
+            "streamscore_monitor_join",
+            "Join totals: paired, unlabelled, orphaned, duplicate and late halves, capped",
+            ["outcome"],
+            registry=registry,
+        )
+        self.buffer = Gauge(
+            "streamscore_monitor_join_buffer", "Join entries held now", registry=registry
+        )
+        self.open_windows = Gauge(
+            "streamscore_monitor_open_windows", "Windows waiting to close", registry=registry
+        )
+        self.windows = Counter(
+            "streamscore_monitor_windows_closed", "Windows closed", ["verdict"], registry=registry
+        )
+        self.alerts = Counter(
+            "streamscore_monitor_alerts", "Alerts emitted", ["severity"], registry=registry
+        )
+        self.invalid = Counter(
+            "streamscore_monitor_invalid_records",
+            "Records that are not a valid prediction or outcome (skipped)",
+            ["topic"],
+            registry=registry,
+        )
+        self.checkpoint = Gauge(
+            "streamscore_monitor_checkpoint_bytes",
+            "Size of the largest partition checkpoint of the last batch",
+            registry=registry,
+        )
+
+
+class Baselines:
+    """Each version's holdout figure of the judged metric, read from the registry once,
+    when the version is first seen."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._registry = ModelRegistry(
+            settings.registry.path, settings.registry.on_version_mismatch
+        )
+        self._metric = settings.monitor.metric
+        self._known: dict[tuple[str, int], float | None] = {}
+        self._log = structlog.get_logger(SERVICE)
+
+    def lookup(self, name: str, version: int) -> tuple[bool, float | None]:
+        """(first time seen, holdout figure or None)."""
+        key = (name, version)
+        if key in self._known:
+            return False, self._known[key]
+        try:
+            value = self._registry.get(name, version).metrics.get(self._metric)
+        except StreamscoreError as exc:
+            value = None
+            self._log.warning(
+                "baseline_unavailable", model_name=name, model_version=version, error=str(exc)
+            )
+        self._known[key] = value
+        self._log.info(
+            "baseline_loaded",
+            model_name=name,
+            model_version=version,
+            metric=self._metric,
+            baseline=value,
+        )
+        return True, value
+
+
+class MonitorHandler(BatchHandler):
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: MonitorMetrics,
+        store: CheckpointStore,
+        baselines: Baselines,
+    ) -> None:
+        self._topics = settings.topics
+        self._config: PerformanceConfig = settings.monitor
+        self._metrics = metrics
+        self._store = store
+        self._baselines = baselines
+        self._log = structlog.get_logger(SERVICE)
+        self.monitor = PartitionedMonitor(self._config)
+        self._policy_restored = False
+        self._committed: dict[int | None, bytes | None] = {}
+        """Per partition (None: the alert policy), the state of the last committed batch:
+        what an aborted batch returns to."""
+        self._pending: dict[int | None, bytes] = {}
+        self._waiting: dict[int, list[Side]] = {}
+
+    def ready(self) -> bool:
+        return True
+
+    def on_assigned(self, assignment: Assignment) -> None:
+        """Each input partition resumes from its checkpoint; a topic-partition with records
+        still to come holds event time back until it delivers."""
+        partitions = sorted({p for _, p in assignment.partitions})
+        side: dict[str, Side] = {
+            self._topics.predictions: "predictions",
+            self._topics.outcomes: "outcomes",
+        }
+        waiting: dict[int, list[Side]] = {}
+        for topic, p in assignment.backlogged_topics():
+            if topic in side:
+                waiting.setdefault(p, []).append(side[topic])
+        wanted: list[int | None] = [*partitions]
+        if not self._policy_restored:
+            wanted.append(WHOLE_GROUP)
+        restored = self._store.restore(wanted)
+        if not self._policy_restored:
+            policy = restored.get(WHOLE_GROUP)
+            if policy is not None:
+                self.monitor.restore_policy(policy)
+            self._committed[WHOLE_GROUP] = policy
+            self._policy_restored = True
+        for p in partitions:
+            if p not in self.monitor.partitions:
+                self.monitor.assign(p, restored.get(p), waiting.get(p, ()))
+                self._committed[p] = restored.get(p)
+                self._waiting[p] = list(waiting.get(p, ()))
+        self._log.info(
+            "monitor_state_restored",
+            partitions=partitions,
+            restored=sorted(p for p in restored if p is not None),
+            waiting={str(p): s for p, s in waiting.items()},
+            buffered=self.monitor.buffered(),
+        )
+
+    def on_revoked(self, partitions: list[tuple[str, int]]) -> None:
+        for p in sorted({p for _, p in partitions}):
+            self.monitor.revoke(p)
+            self._committed.pop(p, None)
+
+    def batch_committed(self) -> None:
+        self._committed.update(self._pending)
+        self._pending = {}
+
+    def batch_aborted(self) -> None:
+        """The join buffers and windows already absorbed the aborted batch, which is
+        consumed again: every partition goes back to its last committed state, so no
+        labelled prediction is counted twice."""
+        self._pending = {}
+        for p in self.monitor.partitions:
+            self.monitor.revoke(p)
+            self.monitor.assign(p, self._committed.get(p), self._waiting.get(p, ()))
+        policy = self._committed.get(WHOLE_GROUP)
+        if policy is not None:
+            self.monitor.restore_policy(policy)
+        else:
+            self.monitor.policy = PerformanceAlertPolicy(self._config)
+
+    def held(self) -> set[tuple[str, int]]:
+        """Hold a topic-partition that runs more than half the label delay ahead of its
+        twin: after a backlog the consumer fetches one topic far ahead of the other, and
+        its unmatched halves would overflow the join buffer (counted `capped`, pairs lost).
+        Live, both topics' timestamps are the producers' clock, so nothing is held. A
+        label feed that stops for longer holds the predictions too: lag grows (visible on
+        /metrics) instead of every prediction counting unlabelled."""
+        topic = {"predictions": self._topics.predictions, "outcomes": self._topics.outcomes}
+        slack = self._config.label_delay_s / 2
+        return {(topic[side], p) for p, side in self.monitor.ahead(slack)}
+
+    def status(self) -> dict[str, Any]:
+        counts = self.monitor.counts()
+        return {
+            "monitor_partitions": self.monitor.partitions,
+            "join_buffer": self.monitor.buffered(),
+            "open_windows": self.monitor.open_windows(),
+            "labelled": counts.paired,
+            "unlabelled": counts.unlabelled,
+            "orphaned": counts.orphaned,
+            "watermark": self.monitor.watermark(),
+        }
+
+    def process(self, batch: Sequence[Record]) -> list[OutRecord]:
+        predictions, outcomes = self._topics.predictions, self._topics.outcomes
+        monitor = self.monitor
+        for record in batch:
+            topic, partition, _ = coordinates(record)
+            timestamp = record.timestamp()[1] / 1000
+            value = record.value() or b""
+            try:
+                if topic == predictions:
+                    prediction = Prediction.model_validate_json(value)
+                    self._see_version(prediction.model_name, prediction.model_version)
+                    monitor.add_prediction(partition, prediction, timestamp)
+                elif topic == outcomes:
+                    monitor.add_outcome(partition, Outcome.model_validate_json(value), timestamp)
+            except ValidationError:
+                self._metrics.invalid.labels(topic).inc()
+        out: list[OutRecord] = []
+        results = monitor.advance()
+        for result in results:
+            out += self._publish(result)
+        if results:
+            policy = monitor.policy_checkpoint()
+            self._pending[WHOLE_GROUP] = policy
+            out.append(self._store.record(policy))
+        largest = 0
+        for p in monitor.take_dirty():
+            state = monitor.checkpoint(p)
+            largest = max(largest, len(state))
+            self._pending[p] = state
+            out.append(self._store.record(state, partition=p))
+        self._observe(largest)
+        return out
+
+    def _see_version(self, name: str, version: int) -> None:
+        first, value = self._baselines.lookup(name, version)
+        if first:
+            self.monitor.set_baseline(name, version, value)
+
+    def _publish(self, result: WindowResult) -> list[OutRecord]:
+        record, alert = result.record, result.alert
+        key = record.model_name.encode()
+        verdict = "failing" if record.failing else "passing" if record.judged else "not_judged"
+        self._metrics.windows.labels(verdict).inc()
+        for name in _FIGURES:
+            value = record.metrics.get(name)
+            if value is not None:
+                self._metrics.window.labels(record.model_name, str(record.model_version), name).set(
+                    value
+                )
+        self._log.info(
+            "performance_window_closed",
+            model_name=record.model_name,
+            model_version=record.model_version,
+            window_start=record.window_start.isoformat(),
+            window_end=record.window_end.isoformat(),
+            predictions=record.predictions,
+            labelled=record.labelled_events,
+            coverage=record.coverage,
+            roc_auc=record.metrics.get("roc_auc"),
+            accuracy=record.metrics.get("accuracy"),
+            verdict=verdict,
+            reason=record.reason,
+            alert=alert is not None,
+            decision=result.decision.reason,
+        )
+        out = [
+            OutRecord(self._topics.performance, record.model_dump_json().encode(), key, _HEADERS)
+        ]
+        if alert is not None:
+            self._metrics.alerts.labels(alert.severity).inc()
+            self._log.warning(
+                "performance_alert",
+                alert_id=alert.alert_id,
+                model_name=alert.model_name,
+                model_version=alert.model_version,
+                metric=alert.metric,
+                value=alert.value,
+                interval=list(alert.interval),
+                threshold=alert.threshold,
+                severity=alert.severity,
+            )
+            out.append(
+                OutRecord(
+                    self._topics.performance_alerts, alert.model_dump_json().encode(), key, _HEADERS
+                )
+            )
+        return out
+
+    def _observe(self, checkpoint_bytes: int) -> None:
+        m, monitor = self._metrics, self.monitor
+        counts = monitor.counts()
+        for outcome, value in (
+            ("paired", counts.paired),
+            ("unlabelled", counts.unlabelled),
+            ("orphaned", counts.orphaned),
+            ("duplicate", counts.duplicate_predictions + counts.duplicate_outcomes),
+            ("late", counts.late_predictions + counts.late_outcomes),
+            ("capped", counts.capped),
+        ):
+            m.joined.labels(outcome).set(value)
+        m.buffer.set(monitor.buffered())
+        m.open_windows.set(monitor.open_windows())
+        for (name, version), state in monitor.cumulative().items():
+            for figure, live in state.figures().items():
+                if figure in _FIGURES and live is not None:
+                    m.cumulative.labels(name, str(version), figure).set(live)
+        if checkpoint_bytes:
+            m.checkpoint.set(checkpoint_bytes)
+            if checkpoint_bytes > CHECKPOINT_WARN_BYTES:
+                self._log.warning(
+                    "checkpoint_large",
+                    bytes=checkpoint_bytes,
+                    hint="lower monitor.max_buffer or monitor.label_delay_s, or add partitions",
+                )
+
+
+def _stop_on_failure(exc: Exception, batch: Sequence[Record]) -> list[OutRecord]:
+    """A batch half applied to the monitor's state must not be committed: stop, so the
+    restart resumes from the last checkpoint and its offsets."""
+    structlog.get_logger(SERVICE).error(
+        "monitor_batch_failed", error_type=type(exc).__name__, error=str(exc), records=len(batch)
+    )
+    raise MonitorBatchFailed(f"batch of {len(batch)} records failed: {exc!r}") from exc
+
+
+def spec(settings: Settings) -> ConsumerSpec:
+    config = settings.monitor
+    return ConsumerSpec.from_config(
+        SERVICE,
+        config,
+        [settings.topics.predictions, settings.topics.outcomes],
+        _stop_on_failure,
+        transactional_id=f"{config.group_id}-monitor",
+        started_fields={
+            "metric": config.metric,
+            "window_seconds": config.window_seconds,
+            "label_delay_s": config.label_delay_s,
+        },
+    )
+
+
+def run_monitor(settings: Settings, stop: threading.Event) -> None:
+    """Monitor live model quality until `stop` is set; /health and /metrics meanwhile."""
+    require_copartitioned(settings, [settings.topics.predictions, settings.topics.outcomes])
+
+    def handler(registry: CollectorRegistry) -> MonitorHandler:
+        store = CheckpointStore(settings, settings.topics.monitor_state, settings.monitor.group_id)
+        return MonitorHandler(settings, MonitorMetrics(registry), store, Baselines(settings))
+
+    run_consumer(settings, stop, spec(settings), handler)

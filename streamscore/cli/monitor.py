@@ -1,0 +1,75 @@
+"""`streamscore monitor`: run the performance monitor until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+
+from consumers.performance import run_monitor
+from core.performance.config import PerformanceConfig
+from core.shutdown import stop_on_signals
+from streamscore.cli.runtime import settings_for
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    default = PerformanceConfig()
+    parser = sub.add_parser(
+        "monitor",
+        help="live model quality from labelled outcomes, with alerts (runs until SIGTERM)",
+        description=(
+            "Join the predictions topic with the outcomes topic on event_id (either may "
+            "come first; a prediction waits monitor.label_delay_s for its label, then counts "
+            "unlabelled), and judge each model version over tumbling event-time windows "
+            "(Kafka record timestamps): ROC AUC, accuracy, log loss, Brier score, positive "
+            "against predicted rate, label coverage and a calibration table. Each closed "
+            "window is a record on model-performance; an alert goes to performance-alerts "
+            "when the judged metric's confidence interval lies wholly below the floor or "
+            "below the version's holdout figure minus the margin in M of the last N "
+            "windows. This catches concept drift, which the feature drift watcher cannot "
+            "see. State is checkpointed with the offsets in each batch's transaction, so "
+            "a kill and restart changes no figure. Both input topics must have the same "
+            "partition count. SIGTERM finishes the batch in hand and exits 0."
+        ),
+    )
+    parser.add_argument(
+        "--metric",
+        choices=["roc_auc", "accuracy"],
+        help=f"the judged metric (default {default.metric})",
+    )
+    parser.add_argument(
+        "--floor", type=float, help=f"absolute floor of the metric (default {default.floor})"
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        help=f"allowed drop below the version's holdout figure (default {default.margin})",
+    )
+    parser.add_argument(
+        "--window-seconds",
+        type=float,
+        help=f"event-time window size (default {default.window_seconds:g})",
+    )
+    parser.add_argument(
+        "--label-delay",
+        type=float,
+        dest="label_delay_s",
+        metavar="SECONDS",
+        help=f"how long a prediction waits for its outcome (default {default.label_delay_s:g})",
+    )
+    parser.add_argument("--port", type=int, help="/health and /metrics port (0: any free one)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = settings_for(args, "monitor", logs_to_stdout=True)
+    updates = {
+        "metric": args.metric,
+        "floor": args.floor,
+        "margin": args.margin,
+        "window_seconds": args.window_seconds,
+        "label_delay_s": args.label_delay_s,
+        "http_port": args.port,
+    }
+    merged = settings.monitor.model_dump() | {k: v for k, v in updates.items() if v is not None}
+    settings.monitor = PerformanceConfig.model_validate(merged)
+    run_monitor(settings, stop_on_signals())
+    return 0

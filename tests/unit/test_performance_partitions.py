@@ -1,0 +1,168 @@
+"""Per-partition monitors judged together: the same figures as one monitor over all the
+data, across checkpoints, with time held by the slowest partition and topic."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from core.performance.config import PerformanceConfig
+from core.performance.monitor import WindowResult
+from core.performance.partitions import PartitionedMonitor, PartitionStateError
+from core.schemas import Outcome, Prediction, RiskLevel
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+CONFIG = PerformanceConfig(window_seconds=10, label_delay_s=5, min_labels=50)
+HOLDOUT = {("churn", 1): 0.83}
+
+Arrival = tuple[float, str, int, float, int]
+"""(record timestamp, side, event index, probability, label)."""
+
+
+def prediction(i: int, probability: float) -> Prediction:
+    return Prediction(
+        event_id=f"e{i}",
+        customer_id=f"c{i % 97}",
+        prediction=int(probability >= 0.5),
+        probability=probability,
+        risk_level=RiskLevel.of(probability),
+        model_name="churn",
+        model_version=1,
+        scored_at=datetime.fromtimestamp(EPOCH, UTC),
+    )
+
+
+def outcome(i: int, label: int) -> Outcome:
+    return Outcome(
+        event_id=f"e{i}",
+        customer_id=f"c{i % 97}",
+        churned=label,
+        observed_at=datetime.fromtimestamp(EPOCH, UTC),
+    )
+
+
+def arrivals(n: int = 4_000) -> list[Arrival]:
+    """40 predictions/s; 90 % get an outcome 0-3 s later (some before their prediction's
+    record); from event 2,000 on the labels are the opposite of the model's call."""
+    rng = random.Random(11)
+    out: list[Arrival] = []
+    for i in range(n):
+        t = EPOCH + i / 40
+        p = rng.random()
+        label = int(rng.random() < p) if i < 2_000 else int(p < 0.5)
+        out.append((t, "p", i, p, label))
+        if rng.random() < 0.9:
+            out.append((t + rng.uniform(-0.2, 3), "o", i, p, label))
+    return sorted(out)
+
+
+def run(
+    partitions: int, restart_every: int | None = None
+) -> tuple[PartitionedMonitor, list[WindowResult]]:
+    def fresh() -> PartitionedMonitor:
+        return PartitionedMonitor(CONFIG, HOLDOUT)
+
+    monitor = fresh()
+    for p in range(partitions):
+        monitor.assign(p)
+    results: list[WindowResult] = []
+    for k, (t, side, i, p, label) in enumerate(arrivals()):
+        partition = (i % 97) % partitions  # keyed by customer, like both topics
+        if side == "p":
+            monitor.add_prediction(partition, prediction(i, p), t)
+        else:
+            monitor.add_outcome(partition, outcome(i, label), t)
+        if k % 100 == 99:
+            results += monitor.advance()
+            if restart_every and k % restart_every == restart_every - 1:
+                saved = {q: monitor.checkpoint(q) for q in monitor.partitions}
+                policy = monitor.policy_checkpoint()
+                monitor = fresh()
+                monitor.restore_policy(policy)
+                for q, data in saved.items():
+                    monitor.assign(q, data)
+    return monitor, results + monitor.flush()
+
+
+def test_windows_split_over_partitions_give_the_figures_of_one_partition_holding_all() -> None:
+    one, whole = run(partitions=1)
+    three, split = run(partitions=3)
+    assert [r.record for r in split] == [r.record for r in whole]
+    assert [r.alert is not None for r in split] == [r.alert is not None for r in whole]
+    assert three.counts() == one.counts()
+    assert three.cumulative()[("churn", 1)].to_dict() == one.cumulative()[("churn", 1)].to_dict()
+
+
+def test_every_prediction_is_paired_or_counted_unlabelled_exactly_once() -> None:
+    monitor, results = run(partitions=3)
+    counts = monitor.counts()
+    outcomes = sum(1 for a in arrivals() if a[1] == "o")
+    assert counts.predictions == 4_000
+    assert counts.paired == outcomes
+    assert counts.unlabelled + monitor.pending_predictions() == 4_000 - outcomes
+    assert counts.unlabelled > 0
+    assert counts.orphaned == 0
+    assert sum(r.record.labelled_events for r in results) == outcomes
+    assert sum(r.record.predictions for r in results) == 4_000
+
+
+def test_the_reversed_relation_alerts_once_and_the_stable_half_does_not() -> None:
+    _, results = run(partitions=3)
+    alerts = [r for r in results if r.alert is not None]
+    assert len(alerts) == 1
+    assert alerts[0].record.window_start.timestamp() >= EPOCH + 2_000 / 40
+    stable = [r for r in results if r.record.window_end.timestamp() <= EPOCH + 2_000 / 40]
+    assert stable
+    assert not any(r.record.failing for r in stable)
+
+
+def test_restoring_every_partition_from_its_checkpoint_changes_no_figure() -> None:
+    _, straight = run(partitions=3)
+    _, restarted = run(partitions=3, restart_every=700)
+    assert [r.record for r in restarted] == [r.record for r in straight]
+    assert [r.alert.alert_id for r in restarted if r.alert] == [
+        r.alert.alert_id for r in straight if r.alert
+    ]
+
+
+def test_a_backlogged_topic_holds_time_until_it_delivers_and_an_empty_one_does_not() -> None:
+    monitor = PartitionedMonitor(CONFIG)
+    monitor.assign(0, waiting=["outcomes"])
+    monitor.assign(1)  # nothing to come on either topic: it does not hold time back
+    monitor.add_prediction(0, prediction(0, 0.9), EPOCH + 100)
+    assert monitor.watermark() == float("-inf")
+    monitor.add_outcome(0, outcome(0, 1), EPOCH + 90)
+    assert monitor.watermark() == EPOCH + 90
+    monitor.add_prediction(1, prediction(1, 0.9), EPOCH + 50)
+    assert monitor.watermark() == EPOCH + 50  # partition 1 has predictions, no outcomes yet
+
+
+def test_a_partition_not_assigned_is_refused() -> None:
+    monitor = PartitionedMonitor(CONFIG)
+    with pytest.raises(PartitionStateError, match="not assigned"):
+        monitor.add_prediction(4, prediction(0, 0.5), EPOCH)
+
+
+def test_a_corrupt_checkpoint_is_a_named_error() -> None:
+    with pytest.raises(PartitionStateError):
+        PartitionedMonitor(CONFIG).assign(0, b"not a checkpoint")
+
+
+def test_a_topic_running_ahead_of_its_twin_is_held_until_the_other_catches_up() -> None:
+    """A backlog is fetched topic by topic; unheld, the unmatched halves of the topic in
+    front would overflow the join buffer."""
+    monitor = PartitionedMonitor(CONFIG)
+    monitor.assign(0, waiting=["predictions", "outcomes"])
+    monitor.assign(1)
+    monitor.add_prediction(0, prediction(0, 0.9), EPOCH + 1)
+    assert monitor.ahead(2.5) == [(0, "predictions")]  # outcomes are coming: wait for them
+    monitor.add_outcome(0, outcome(0, 1), EPOCH + 1.5)
+    assert monitor.ahead(2.5) == []
+    monitor.add_prediction(0, prediction(1, 0.9), EPOCH + 10)
+    assert monitor.ahead(2.5) == [(0, "predictions")]
+    monitor.add_outcome(0, outcome(1, 1), EPOCH + 9)
+    assert monitor.ahead(2.5) == []
+    monitor.add_outcome(1, outcome(2, 1), EPOCH + 50)
+    assert monitor.ahead(2.5) == []  # nothing to come on partition 1's predictions
