@@ -33,11 +33,14 @@ from core.kafka.readback import read_back
 from core.retraining.config import RetrainConfig
 from core.retraining.dataset import build_dataset
 from core.retraining.trainer import train_challenger
-from core.settings import Settings, TopicsConfig
+from core.settings import Settings, TopicsConfig, ValidationConfig
 from core.training import build_pipeline
 from producers.generator import ChurnGenerator
 from producers.outcomes import outcome_value
 from producers.scenarios import ConceptDrift
+
+MAX_EVENT_BYTES = ValidationConfig().max_event_bytes
+"""The shared rule every reader of the input applies."""
 
 
 def preload(settings: Settings, n: int) -> None:
@@ -75,7 +78,13 @@ def measure(settings: Settings, n: int) -> dict[str, float]:
     outcomes = read_back(settings, settings.topics.outcomes)
     seconds["read_back_outcomes"] = time.perf_counter() - t
     t = time.perf_counter()
-    data = build_dataset(events.records, outcomes.records, config, now=datetime.now(UTC))
+    data = build_dataset(
+        events.records,
+        outcomes.records,
+        config,
+        now=datetime.now(UTC),
+        max_event_bytes=MAX_EVENT_BYTES,
+    )
     seconds["join"] = time.perf_counter() - t
     t = time.perf_counter()
     result = train_challenger(data, champion, config, parent_version=1, alert_ids=["bench"])

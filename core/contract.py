@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.drift.alert import DriftAlert
+from core.retraining.decision import RetrainDecision
 from core.schemas import (
     CONTRACT_HEADER,
     CONTRACT_VERSION,
@@ -57,6 +58,12 @@ CONTRACT: tuple[TopicContract, ...] = (
     TopicContract("outcomes", "customer_id", Outcome, "Observed labels, after a delay."),
     TopicContract("model_events", "model name", ModelEvent, "Registry transitions."),
     TopicContract("alerts", "model name", DriftAlert, "One record per drift alert."),
+    TopicContract(
+        "retrain_decisions",
+        "model name",
+        RetrainDecision,
+        "One record per retrainer decision (skipped, rejected, trained, promoted) and why.",
+    ),
 )
 
 

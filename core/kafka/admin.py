@@ -36,7 +36,9 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
     # Transitions must be seen in order by every scorer: one partition, kept compacted
     # per model so a new scorer learns the latest state.
     specs.append(TopicSpec(t.model_events, 1, {"cleanup.policy": "compact,delete"}))
-    specs.append(TopicSpec(t.alerts, 1, {}))
+    # Alerts and retrain decisions are few and read in order by one retrainer.
+    specs += [TopicSpec(name, 1, {}) for name in (t.alerts, t.performance_alerts)]
+    specs.append(TopicSpec(t.retrain_decisions, 1, {}))
     # Checkpoints (core.kafka.changelog): state kept per input partition lives on the
     # changelog partition of the same number, so it is partitioned like the input.
     specs.append(TopicSpec(t.drift_state, n, {"cleanup.policy": "compact"}))
