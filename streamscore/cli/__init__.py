@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from core.errors import StreamscoreError
 from streamscore import __version__
 
-_COMMANDS = ("demo", "broker", "topics", "train", "registry", "produce", "score", "drift")
+_COMMANDS = (
+    "demo",
+    "broker",
+    "topics",
+    "train",
+    "registry",
+    "produce",
+    "score",
+    "drift",
+    "retrain",
+)
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -29,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Event-driven streaming scorer for ML models on Apache Kafka: score events "
             "in micro-batches with the registry's production model, watch feature drift "
-            "against the model's training profile, and hot-swap promoted versions."
+            "against the model's training profile, retrain on labelled data read back from "
+            "Kafka when an alert fires, gate the challenger against the champion, promote "
+            "it, and hot-swap promoted versions."
         ),
         epilog=(
             "Settings come from STREAMSCORE_* environment variables and an optional TOML "
