@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -89,7 +90,35 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                 results.append(TopicResult(spec.name, spec.partitions, "exists"))
             else:
                 raise TopicError(f"could not create topic {spec.name}: {_reason(exc)}") from None
+    created = [r.name for r in results if r.outcome == "created"]
+    if created:
+        _wait_for_leaders(admin, created, settings.kafka.timeout_s)
     return results
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """Until every partition of the new topics has a leader (or `timeout_s` passes).
+
+    A topic is created before its partitions have leaders; a reader that asks for its
+    offsets at once gets NOT_LEADER_FOR_PARTITION (a retriable error, but one that
+    consumers restoring state at start-up, like the drift watcher's and retrainer's,
+    would otherwise have to retry each on their own).
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            topics = admin.list_topics(timeout=timeout_s).topics
+        except KafkaException:
+            time.sleep(0.1)
+            continue
+        if all(
+            name in topics
+            and topics[name].partitions
+            and all(p.leader >= 0 and p.error is None for p in topics[name].partitions.values())
+            for name in names
+        ):
+            return
+        time.sleep(0.1)
 
 
 def _reason(exc: KafkaException) -> str:
