@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from core.drift.alert import DriftAlert
 from core.performance.records import PerformanceAlert, PerformanceWindow
+from core.retraining.decision import RetrainDecision
 from core.schemas import (
     CONTRACT_HEADER,
     CONTRACT_VERSION,
@@ -66,6 +67,12 @@ CONTRACT: tuple[TopicContract, ...] = (
     ),
     TopicContract(
         "performance_alerts", "model name", PerformanceAlert, "One record per performance alert."
+    ),
+    TopicContract(
+        "retrain_decisions",
+        "model name",
+        RetrainDecision,
+        "One record per retrainer decision (skipped, rejected, trained, promoted) and why.",
     ),
 )
 

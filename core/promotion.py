@@ -62,6 +62,25 @@ def rollback(
     return _announced(announce, "rolled_back", current, "production", before, reason)
 
 
+def reject(
+    registry: ModelRegistry, name: str, version: int, *, reason: str = "", announce: Announce
+) -> str | None:
+    """Record a refused challenger (`rejected` in the history, no stage moves) and announce
+    it on `model-events`; returns why the announcement failed, or None. Followers ignore
+    the event (production is unchanged); it is there for people and audits."""
+    before = registry.production_version(name)
+    registry.reject(name, version, reason)
+    event = ModelEvent(
+        event="rejected",
+        model_name=name,
+        version=version,
+        previous_version=before,
+        reason=reason,
+        at=datetime.now(UTC),
+    )
+    return announce(event)
+
+
 def _announced(
     announce: Announce,
     kind: Literal["promoted", "rolled_back"],

@@ -210,7 +210,8 @@ class ModelEvent(BaseModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True)
 
-    event: Literal["registered", "promoted", "rolled_back"]
+    event: Literal["registered", "promoted", "rolled_back", "rejected"]
+    """rejected: a retrained challenger failed the gate; production is unchanged."""
     model_name: str
     version: int
     stage: Literal["staging", "production"] | None = None

@@ -27,6 +27,7 @@ from core.drift.config import DriftConfig
 from core.errors import ConfigError
 from core.performance.config import PerformanceConfig
 from core.registry.config import RegistryConfig
+from core.retraining.config import RetrainConfig
 
 _NOT_SETTINGS = frozenset({"STREAMSCORE_CONFIG", "STREAMSCORE_KAFKA_LIBS"})
 """Environment variables with the prefix that are read elsewhere, not settings."""
@@ -83,16 +84,23 @@ class TopicsConfig(BaseModel):
     logs: str = "prediction-logs"
     dlq: str = "customer-events-dlq"
     alerts: str = "drift-alerts"
+    performance_alerts: str = "performance-alerts"
+    """The performance monitor's alerts (observed accuracy or AUC below its threshold)."""
+    retrain_decisions: str = "retrain-decisions"
+    """One record per retrainer decision: skipped, rejected, trained or promoted."""
     model_events: str = "model-events"
     outcomes: str = "customer-outcomes"
     drift_state: str = "streamscore-drift-state"
     """Internal: the drift watcher's window checkpoints (compacted, keyed by group id)."""
     performance: str = "model-performance"
     """One record per closed performance window and model version (`streamscore monitor`)."""
-    performance_alerts: str = "performance-alerts"
-    """Performance alerts: live quality below its floor or its holdout figure."""
     monitor_state: str = "streamscore-monitor-state"
     """Internal: the performance monitor's checkpoints (compacted, one key per partition)."""
+
+    def retrain_inputs(self, configured: list[str] | None) -> list[str]:
+        """The retrainer's alert topics: `retrain.alert_topics`, else drift and performance
+        alerts (resolved here, so renamed topics are followed)."""
+        return list(configured) if configured else [self.alerts, self.performance_alerts]
 
     def all(self) -> list[str]:
         return [
@@ -101,11 +109,12 @@ class TopicsConfig(BaseModel):
             self.logs,
             self.dlq,
             self.alerts,
+            self.performance_alerts,
+            self.retrain_decisions,
             self.model_events,
             self.outcomes,
             self.drift_state,
             self.performance,
-            self.performance_alerts,
             self.monitor_state,
         ]
 
@@ -228,6 +237,7 @@ class Settings(BaseSettings):
     scorer: ScorerConfig = Field(default_factory=ScorerConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     monitor: PerformanceConfig = Field(default_factory=PerformanceConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

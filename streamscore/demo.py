@@ -1,11 +1,13 @@
 """The end-to-end demo: one command shows the whole product working on a real broker.
 
 It starts (or reuses) the local Kafka broker, trains and promotes a churn model, runs a
-scorer, a drift watcher and a performance monitor, publishes a realistic stream with a
-few percent of bad events (and every valid one's outcome) and a drift half-way,
-promotes a second model mid-stream, and then shows what came out of each topic (live
-ROC AUC per version among it). Everything it creates is under `<state_dir>/demo`, with
-topics named for the run so a second demo never reads the first one's data.
+scorer, a drift watcher, a performance monitor and the retrainer, publishes a realistic
+stream with outcomes and a few percent of bad events, then a drift: the watcher alerts,
+the retrainer reads the labelled events back from Kafka, gates a challenger against the
+champion and promotes it, and the scorer switches to it mid-stream. Then it shows what
+came out of each topic (live ROC AUC per version among it). Everything it creates is
+under `<state_dir>/demo`, with topics named for the run so a second demo never reads
+the first one's data.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from confluent_kafka import Consumer
 
 from consumers.drift import run_drift
 from consumers.performance import run_monitor
+from consumers.retrainer import run_retrainer
 from consumers.scorer import run_scorer
 from core.drift.config import DriftConfig
 from core.kafka.admin import ensure_topics
@@ -32,13 +35,14 @@ from core.kafka.changelog import CheckpointStore
 from core.kafka.config import consumer_config
 from core.kafka.exceptions import DeliveryError
 from core.kafka.local_broker import LocalBroker
-from core.kafka.model_events import announcer
 from core.kafka.producer import CheckedProducer
 from core.logging import configure_logging
 from core.performance.config import PerformanceConfig
 from core.performance.partitions import PartitionedMonitor
-from core.promotion import Announce, no_announcement, promote
+from core.promotion import no_announcement, promote
 from core.registry import ModelRegistry
+from core.retraining.config import RetrainConfig
+from core.retraining.decision import RetrainDecision
 from core.schemas import DeadLetterHeaders
 from core.settings import Settings, TopicsConfig
 from core.training import train_and_evaluate
@@ -47,6 +51,11 @@ from producers.invalid import InvalidMix
 from producers.messages import event_messages
 from producers.publisher import publish
 from producers.scenarios import PRESETS, Scenario
+
+DEMO_COOLDOWN_S = 15.0
+"""The retrainer's cooldown after a promotion, short so the demo fits in a minute."""
+CHUNK = 2000
+"""Drifted events are published in chunks of this many, watching for the decision."""
 
 
 @dataclass
@@ -63,6 +72,10 @@ class DemoResult:
     """Per model version: labelled predictions and live ROC AUC, from the monitor."""
     performance_alerts: list[dict[str, Any]] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    alert_to_new_version_s: float | None = None
+    """From the first alert landing on drift-alerts to the first prediction by the
+    promoted challenger on churn-predictions (broker timestamps)."""
 
 
 class Narrator:
@@ -144,70 +157,102 @@ def run_demo(
     for topic in ensure_topics(settings):
         say.say(f"    {topic.outcome:7} {topic.name}")
 
+    settings.retrain = RetrainConfig(
+        group_id=f"retrain-demo-{run_id}",
+        http_port=0,
+        batch_timeout_ms=200,
+        lookback_s=None,  # generated event times start on 2026-01-01: take them all
+        max_events=20_000,
+        cooldown_s=DEMO_COOLDOWN_S,
+        bootstrap_resamples=500,
+    )
     registry = ModelRegistry(settings.registry.path)
     name = settings.registry.model_name
     say.step("Train the churn model on generated reference data and promote it")
-    v1 = _train(registry, name, seed=1, reason="initial model", say=say)
+    _train(registry, name, seed=1, reason="initial model", say=say)
+    promoted_at = time.monotonic()
 
     stop = threading.Event()
     threads = [
         _background("scorer", lambda: run_scorer(settings, stop)),
         _background("drift", lambda: run_drift(settings, stop)),
         _background("monitor", lambda: run_monitor(settings, stop)),
+        _background("retrainer", lambda: run_retrainer(settings, stop)),
     ]
-    say.step("Scorer, drift watcher and performance monitor running (logs: " + str(log_path) + ")")
+    say.step(
+        "Scorer, drift watcher, performance monitor and retrainer running (logs: "
+        + str(log_path)
+        + ")"
+    )
 
-    half = events // 2
+    stable = events // 2
     drift: Scenario = PRESETS["charges-up"]
-    generator = ChurnGenerator(seed=7, scenarios=[_starting(drift, half)])
+    generator = ChurnGenerator(seed=7, scenarios=[_starting(drift, stable)])
     producer = CheckedProducer.from_settings(settings, raise_failures=False)
     mix = InvalidMix(seed=7, rate=invalid_rate)
+    progress = out is not None and out.isatty()
+
+    def send(n: int, start: int) -> tuple[int, int]:
+        report = publish(
+            producer,
+            event_messages(generator, n, start, mix),
+            events_topic=settings.topics.events,
+            outcomes_topic=settings.topics.outcomes,
+            rate=rate,
+            total=n,
+            progress=progress,
+        )
+        return report.events.acknowledged, sum(report.invalid.values())
+
     say.step(
-        f"Publish {half:,} events ({invalid_rate:.0%} malformed or out of range) "
-        f"at {rate or 'max'} events/s"
+        f"Publish {stable:,} stable events with their outcomes ({invalid_rate:.0%} malformed "
+        f"or out of range) at {rate or 'max'} events/s"
     )
-    first = publish(
-        producer,
-        event_messages(generator, half, 0, mix),
-        events_topic=settings.topics.events,
-        outcomes_topic=settings.topics.outcomes,
-        rate=rate,
-        total=half,
-        progress=out is not None and out.isatty(),
-    )
-    say.step("Retrain on fresh data and promote version 2 while events keep flowing")
-    _train(
-        registry,
-        name,
-        seed=2,
-        reason="scheduled retrain",
-        say=say,
-        previous=v1,
-        announce=announcer(settings),
-    )
-    say.step(f"Publish {events - half:,} more events; monthly charges drift up from here")
-    second = publish(
-        producer,
-        event_messages(generator, events - half, half, mix),
-        events_topic=settings.topics.events,
-        outcomes_topic=settings.topics.outcomes,
-        rate=rate,
-        total=events - half,
-        progress=out is not None and out.isatty(),
-    )
-    sent = first.events.acknowledged + second.events.acknowledged
-    invalid = sum(first.invalid.values()) + sum(second.invalid.values())
+    sent, invalid = send(stable, 0)
+    # The retrainer cools down after any promotion, v1's included: drift starts after it.
+    time.sleep(max(0.0, promoted_at + DEMO_COOLDOWN_S - time.monotonic()))
+    say.step("Monthly charges drift up from here; publish until the loop closes")
+    watch = _Watch(settings)
+    decisions: list[RetrainDecision] = []
+    index = stable
+    while not any(d.outcome == "promoted" for d in decisions) and index < stable + 30 * CHUNK:
+        n_sent, n_invalid = send(CHUNK, index)
+        sent, invalid, index = sent + n_sent, invalid + n_invalid, index + CHUNK
+        for alert in watch.alerts():
+            say.say(
+                f"    drift alert ({alert['severity']}): {', '.join(alert['drifting_features'])} "
+                f"on model v{alert['model_version']} after {index - stable:,} drifted events"
+            )
+        decisions += watch.decisions(wait_s=0.0 if index < stable + 3 * CHUNK else 2.0)
+    for decision in decisions:
+        _narrate(decision, say)
+    tail = max(events // 4, CHUNK)
+    say.step(f"Publish {tail:,} more drifted events: the scorer now serves the challenger")
+    n_sent, n_invalid = send(tail, index)
+    sent, invalid = sent + n_sent, invalid + n_invalid
 
     say.step("Read back what streamscore published (read_committed)")
     predictions = _read(settings, settings.topics.predictions, sent - invalid, 120)
     dead = _read(settings, settings.topics.dlq, invalid, 30)
     alerts = _read(settings, settings.topics.alerts, 1, 30)
     performance_alerts = _read(settings, settings.topics.performance_alerts, 1, 3)
+    decisions = [
+        RetrainDecision.model_validate_json(m.value())
+        for m in _read(settings, settings.topics.retrain_decisions, len(decisions), 10)
+    ]
     stop.set()
+    watch.close()
     for thread in threads:
         thread.join(60)
 
     parsed = [json.loads(m.value()) for m in predictions]
+    new = next((d.challenger_version for d in decisions if d.outcome == "promoted"), None)
+    first_new = min(
+        (m.timestamp()[1] for m, p in zip(predictions, parsed, strict=True)
+         if p["model_version"] == new),
+        default=None,
+    )  # fmt: skip
+    first_alert = min((m.timestamp()[1] for m in alerts), default=None)
     result = DemoResult(
         bootstrap=settings.kafka.bootstrap_servers or "",
         topics=settings.topics.model_dump(),
@@ -224,6 +269,10 @@ def run_demo(
         samples=parsed[:3],
         live_quality=_live_quality(settings),
         performance_alerts=[json.loads(m.value()) for m in performance_alerts],
+        decisions=[d.model_dump(mode="json") for d in decisions],
+        alert_to_new_version_s=(first_new - first_alert) / 1000
+        if first_new is not None and first_alert is not None
+        else None,
     )
     _summarize(result, sent - invalid, say)
     if broker is not None and not keep_broker:
@@ -233,25 +282,10 @@ def run_demo(
     return result
 
 
-def _train(
-    registry: ModelRegistry,
-    name: str,
-    *,
-    seed: int,
-    reason: str,
-    say: Narrator,
-    previous: int | None = None,
-    announce: Announce = no_announcement,
-) -> int:
+def _train(registry: ModelRegistry, name: str, *, seed: int, reason: str, say: Narrator) -> int:
     trained = train_and_evaluate(ChurnGenerator(seed=seed).reference(20_000), "logistic", seed)
-    version = trained.register(
-        registry,
-        name,
-        {"model_kind": "logistic"},
-        trigger="demo",
-        parent_version=previous,
-    ).version
-    done = promote(registry, name, version, reason=reason, announce=announce)
+    version = trained.register(registry, name, {"model_kind": "logistic"}, trigger="demo").version
+    done = promote(registry, name, version, reason=reason, announce=no_announcement)
     if done.announce_problem is not None:
         raise DeliveryError(f"model event not delivered: {done.announce_problem}")
     m = trained.metrics
@@ -260,6 +294,65 @@ def _train(
         f"F1 {m['f1']:.3f} on a 25% holdout -> production"
     )
     return version
+
+
+def _narrate(d: RetrainDecision, say: Narrator) -> None:
+    """One retrain decision as the summary's lines: data, both models, the verdict."""
+    say.say(f"    retrainer: {d.outcome} ({d.reason})")
+    if d.data is not None:
+        say.say(f"      read back and joined {d.data.rows:,} labelled events from Kafka")
+    g = d.gate
+    if g is not None:
+        for label, m in (("champion", g.champion), ("challenger", g.challenger)):
+            if m is not None:
+                say.say(
+                    f"      {label:<10} on the newest {g.holdout_rows:,}: ROC AUC "
+                    f"{m['roc_auc']:.3f}, accuracy {m['accuracy']:.3f}, F1 {m['f1']:.3f}, "
+                    f"log loss {m['log_loss']:.3f}, Brier {m['brier']:.3f}"
+                )
+        if g.difference is not None and g.interval_low is not None:
+            say.say(
+                f"      paired bootstrap: {g.metric} advantage {g.difference:+.4f}, "
+                f"{g.confidence:.0%} lower bound {g.interval_low:+.4f} vs margin -{g.margin} "
+                f"-> {'passed' if g.passed else 'failed'}"
+            )
+
+
+class _Watch:
+    """Alerts and retrain decisions as they land, for the narration."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._topics = settings.topics
+        self._consumer = Consumer(consumer_config(settings, f"demo-watch-{time.time_ns()}"))
+        self._consumer.subscribe([self._topics.alerts, self._topics.retrain_decisions])
+        self._alerts: list[dict[str, Any]] = []
+        self._decisions: list[RetrainDecision] = []
+
+    def _poll(self, wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        while True:
+            for m in self._consumer.consume(100, 0.1):
+                if m.error() is not None:
+                    continue
+                if m.topic() == self._topics.alerts:
+                    self._alerts.append(json.loads(m.value() or b"{}"))
+                else:
+                    self._decisions.append(RetrainDecision.model_validate_json(m.value() or b""))
+            if time.monotonic() >= deadline:
+                return
+
+    def alerts(self) -> list[dict[str, Any]]:
+        self._poll(0.0)
+        found, self._alerts = self._alerts, []
+        return found
+
+    def decisions(self, wait_s: float) -> list[RetrainDecision]:
+        self._poll(wait_s)
+        found, self._decisions = self._decisions, []
+        return found
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def _starting(scenario: Scenario, index: int) -> Scenario:
@@ -331,5 +424,15 @@ def _summarize(r: DemoResult, expected: int, say: Narrator) -> None:
         say.say(
             f"    performance alert ({alert['severity']}): {alert['metric']} "
             f"{alert['value']:.3f} < {alert['threshold']:.3f} on model v{alert['model_version']}"
+        )
+    outcomes = Counter(d["outcome"] for d in r.decisions)
+    say.say(
+        "    retrain decisions: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "none")
+    )
+    if r.alert_to_new_version_s is not None:
+        say.say(
+            f"    from the first alert to the first prediction by the retrained version: "
+            f"{r.alert_to_new_version_s:.1f} s"
         )
     say.say(f"    done in {r.seconds} s")

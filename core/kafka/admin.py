@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,8 +37,9 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
     # Transitions must be seen in order by every scorer: one partition, kept compacted
     # per model so a new scorer learns the latest state.
     specs.append(TopicSpec(t.model_events, 1, {"cleanup.policy": "compact,delete"}))
-    specs.append(TopicSpec(t.alerts, 1, {}))
-    specs.append(TopicSpec(t.performance_alerts, 1, {}))
+    # Alerts and retrain decisions are few and read in order by one retrainer.
+    specs += [TopicSpec(name, 1, {}) for name in (t.alerts, t.performance_alerts)]
+    specs.append(TopicSpec(t.retrain_decisions, 1, {}))
     # Checkpoints (core.kafka.changelog): state kept per input partition lives on the
     # changelog partition of the same number, so it is partitioned like the input.
     specs.append(TopicSpec(t.drift_state, n, {"cleanup.policy": "compact"}))
@@ -118,7 +120,35 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                 results.append(TopicResult(spec.name, spec.partitions, "exists"))
             else:
                 raise TopicError(f"could not create topic {spec.name}: {_reason(exc)}") from None
+    created = [r.name for r in results if r.outcome == "created"]
+    if created:
+        _wait_for_leaders(admin, created, settings.kafka.timeout_s)
     return results
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """Until every partition of the new topics has a leader (or `timeout_s` passes).
+
+    A topic is created before its partitions have leaders; a reader that asks for its
+    offsets at once gets NOT_LEADER_FOR_PARTITION (a retriable error, but one that
+    consumers restoring state at start-up, like the drift watcher's and retrainer's,
+    would otherwise have to retry each on their own).
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            topics = admin.list_topics(timeout=timeout_s).topics
+        except KafkaException:
+            time.sleep(0.1)
+            continue
+        if all(
+            name in topics
+            and topics[name].partitions
+            and all(p.leader >= 0 and p.error is None for p in topics[name].partitions.values())
+            for name in names
+        ):
+            return
+        time.sleep(0.1)
 
 
 def _reason(exc: KafkaException) -> str:

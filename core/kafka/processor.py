@@ -10,6 +10,9 @@ input records into output records; the processor owns everything Kafka. Per batc
   4. if that did not commit, seek back to the batch's first offsets, let the handler
      undo the batch (`batch_aborted`) and redo it.
 
+A handler that cannot answer a batch yet raises `Deferred`: the batch is rewound
+uncommitted and comes again once the handler is ready (the retrainer trains this way).
+
 Rebalance callbacks only run inside `consume()`, where no batch is open, so revoked
 partitions never carry uncommitted work; the handler hears of them through its typed
 `on_assigned`/`on_revoked` hooks. While the handler is not ready (for example no model
@@ -47,6 +50,13 @@ _PRODUCER_TUNING: dict[str, Any] = {
     "retry.backoff.ms": 10,
 }
 ErrorPolicy = Callable[[Exception, Sequence[Record]], list[OutRecord]]
+
+
+class Deferred(Exception):
+    """Raised by `BatchHandler.process` when it cannot answer the batch yet (say, a
+    training was started off the poll thread): nothing is produced or committed, the
+    batch is rewound, and it is delivered again once `ready()` is True. Meanwhile the
+    input is paused and the loop keeps polling, so the group never sees a stall."""
 
 
 class Assignment:
@@ -259,6 +269,10 @@ class BatchProcessor:
         started = time.perf_counter()
         try:
             outputs = self._handler.process(records)
+        except Deferred:
+            self._rewind(records)
+            self._sync_pause()
+            return
         except Exception as exc:
             outputs = self._on_error(exc, records)
         handled = time.perf_counter()

@@ -92,12 +92,13 @@ class VersionEntry(BaseModel):
 
 
 class Transition(BaseModel):
-    """One line of a model's history: registration, promotion or rollback."""
+    """One line of a model's history: registration, promotion, rollback or rejection."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     at: datetime
-    event: Literal["registered", "promoted", "rolled_back"]
+    event: Literal["registered", "promoted", "rolled_back", "rejected"]
+    """rejected: a registered challenger failed the retrainer's gate (no stage moved)."""
     stage: Stage | None = None
     from_version: int | None = None
     """What the stage pointed at before (None for a registration or an empty stage)."""

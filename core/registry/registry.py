@@ -258,6 +258,34 @@ class ModelRegistry:
         self._log.info("model.rolled_back", model_name=name, version=previous, previous=current)
         return self._version(index, entry)
 
+    def reject(self, name: str, version: int, reason: str = "") -> ModelVersion:
+        """Record that `version` was judged and refused (no stage moves).
+
+        A rejected challenger stays registered, so its gate figures and lineage can be
+        read with `registry show` and a person who disagrees can still promote it; the
+        `rejected` line makes the decision visible in `registry history`. Rejecting a
+        version twice records it once.
+        """
+        name = validate_name(name)
+        version = validate_version(version)
+        with self._files.lock(name):
+            index = self._files.require_index(name)
+            entry = index.entry(version)
+            if entry is None:
+                raise ModelNotFound(name, version)
+            if not any(t.event == "rejected" and t.to_version == version for t in index.history):
+                transition = Transition(
+                    at=datetime.now(UTC),
+                    event="rejected",
+                    to_version=version,
+                    reason=reason,
+                    by=writer_identity(),
+                )
+                index = index.model_copy(update={"history": [*index.history, transition]})
+                self._files.write_index(index)
+        self._log.info("model.rejected", model_name=name, version=version)
+        return self._version(index, entry)
+
     # ---- reads (never lock) ---------------------------------------------------------------
 
     def production_version(self, name: str) -> int | None:

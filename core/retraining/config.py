@@ -12,23 +12,55 @@ Defaults and why:
   ±0.01, the margin itself; fewer rows cannot show non-inferiority.
 - `gate_floor = 0.70` ROC AUC and `gate_margin = 0.01`: the challenger must be useful on
   its own and not measurably worse than the champion on the same rows (see `gate`).
+- `rejection_cooldown_s = 600`: a rejection means the labelled data in the lookback does
+  not support a better model; reading it back a minute later gives nearly the same rows
+  and the same verdict, so further alerts on that model wait this long.
+- `batch_size = 100`, `batch_timeout_ms = 500`: alerts are rare and small; latency is
+  dominated by the training, not by the poll.
+
+Which events are valid is not a setting of this section: `validation.max_event_bytes`
+is shared with the scorer and the drift watcher, so every reader of the input applies
+the same rules and a dead-lettered event never trains a model.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from core.consumer_config import ConsumerConfig
 
 GateMetric = Literal["roc_auc", "accuracy", "f1", "log_loss", "brier"]
 Severity = Literal["low", "medium", "high"]
 
 
-class RetrainConfig(BaseModel):
+class RetrainConfig(ConsumerConfig):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     group_id: str = "streamscore-retrainer"
-    """Consumer group of the retrainer's alert consumer (read-backs use no group)."""
+    """Consumer group of the retrainer's alert consumer (read-backs use no group). One
+    retrainer runs per group: a second one would only wait as a standby."""
+
+    batch_size: int = Field(default=100, ge=1)
+    """Alerts consumed and answered in one transaction."""
+
+    batch_timeout_ms: int = Field(default=500, ge=1)
+    """Longest wait for alerts before the loop checks on a training in flight."""
+
+    http_port: int = 8004
+    """Port of `/health` and `/metrics`; 0 picks a free one."""
+
+    alert_topics: list[str] | None = None
+    """Topics of the alerts acted on. None: `topics.alerts` (drift) and
+    `topics.performance_alerts`, whatever those are named."""
+
+    auto_promote: bool = True
+    """A challenger that passes the gate goes to staging, then production. False: staging
+    only (decision `trained`), and a person promotes it."""
+
+    rejection_cooldown_s: float = Field(default=600.0, ge=0)
+    """After a rejected challenger, alerts on the same model are skipped for this long."""
 
     min_severity: Severity = "medium"
     """Alerts below this severity are skipped (low < medium < high)."""
@@ -73,6 +105,3 @@ class RetrainConfig(BaseModel):
 
     bootstrap_resamples: int = Field(default=1000, ge=100)
     """Paired bootstrap resamples of the holdout."""
-
-    max_event_bytes: int = Field(default=64 * 1024, ge=256)
-    """Events larger than this are invalid, as in the scorer (keep the two equal)."""

@@ -109,10 +109,15 @@ def build_dataset(
     config: RetrainConfig,
     *,
     now: datetime,
+    max_event_bytes: int,
 ) -> LabelledDataset:
-    """Join, select and check; raises `NotEnoughLabelledData` when too few rows remain."""
+    """Join, select and check; raises `NotEnoughLabelledData` when too few rows remain.
+
+    `max_event_bytes` is the shared `settings.validation.max_event_bytes`: required, so
+    no caller can judge events by another rule than the scorer's.
+    """
     labels, outcomes_read, invalid_outcomes = read_labels(outcomes)
-    max_bytes = config.max_event_bytes
+    max_bytes = max_event_bytes
     seen: set[str] = set()
     columns: dict[str, list[Any]] = {name: [] for name in FEATURES}
     ids: list[str] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,7 @@ from core.retraining.policy import PolicyDecision
 _DECISION_NAMESPACE = uuid.UUID("0b7e3c52-2f4d-5a61-8c1e-6d9f4a2b7c30")
 
 DecisionOutcome = Literal["trained", "promoted", "rejected", "skipped"]
+Trigger = Literal["alert", "manual"]
 
 
 class GateFigures(BaseModel):
@@ -70,6 +71,25 @@ class GateFigures(BaseModel):
             resamples=verdict.resamples,
         )
 
+    @classmethod
+    def from_lineage(cls, gate: dict[str, Any]) -> GateFigures:
+        """From the `retraining.gate` dict a registered challenger's metadata keeps."""
+        interval = gate.get("interval") or (None, None)
+        return cls(
+            passed=bool(gate["passed"]),
+            metric=str(gate["metric"]),
+            floor=float(gate["floor"]),
+            margin=float(gate["margin"]),
+            confidence=float(gate["confidence"]),
+            challenger=dict(gate["challenger"]),
+            champion=gate.get("champion"),
+            difference=gate.get("difference"),
+            interval_low=interval[0],
+            interval_high=interval[1],
+            holdout_rows=int(gate["holdout_rows"]),
+            resamples=int(gate["resamples"]),
+        )
+
 
 class DataRange(BaseModel):
     """Which labelled events the challenger was trained and judged on."""
@@ -90,6 +110,16 @@ class DataRange(BaseModel):
             last_event_time=lineage.last_event_time,
             rows=lineage.rows,
             offsets=list(lineage.event_offsets),
+        )
+
+    @classmethod
+    def from_lineage(cls, data: dict[str, Any]) -> DataRange:
+        """From the `retraining.data` dict a registered challenger's metadata keeps."""
+        return cls(
+            first_event_time=data["first_event_time"],
+            last_event_time=data["last_event_time"],
+            rows=int(data["rows"]),
+            offsets=[PartitionOffsets.model_validate(o) for o in data.get("event_offsets", [])],
         )
 
 
@@ -125,6 +155,8 @@ class RetrainDecision(BaseModel):
     data: DataRange | None = None
     """Present when labelled data was read."""
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    trigger: Trigger = "alert"
+    """alert: answers `alert_ids`; manual: `streamscore retrain --once` (no alert)."""
 
     @classmethod
     def build(
@@ -138,10 +170,25 @@ class RetrainDecision(BaseModel):
         challenger_version: int | None = None,
         verdict: GateVerdict | None = None,
         lineage: DataLineage | None = None,
+        gate: GateFigures | None = None,
+        data: DataRange | None = None,
         created_at: datetime | None = None,
+        trigger: Trigger = "alert",
     ) -> RetrainDecision:
+        """`verdict`/`lineage` from a training just done, or `gate`/`data` as recorded.
+
+        A manual decision answers no alert, so its id also names its time: two manual
+        retrains are two decisions, while an alert's repeated decision keeps its id.
+        """
         ids = sorted(alert_ids)
+        created = created_at or datetime.now(UTC)
         seed = "|".join((model_name, str(champion_version), outcome, *ids))
+        if trigger == "manual":
+            seed += "|manual|" + created.isoformat()
+        if verdict is not None:
+            gate = GateFigures.of(verdict)
+        if lineage is not None:
+            data = DataRange.of(lineage)
         return cls(
             decision_id=str(uuid.uuid5(_DECISION_NAMESPACE, seed)),
             alert_ids=ids,
@@ -150,9 +197,10 @@ class RetrainDecision(BaseModel):
             challenger_version=challenger_version,
             outcome=outcome,
             reason=reason,
-            gate=GateFigures.of(verdict) if verdict is not None else None,
-            data=DataRange.of(lineage) if lineage is not None else None,
-            created_at=created_at or datetime.now(UTC),
+            gate=gate,
+            data=data,
+            created_at=created,
+            trigger=trigger,
         )
 
     @classmethod

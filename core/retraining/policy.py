@@ -110,10 +110,12 @@ class RetrainPolicy:
     def __init__(self, config: RetrainConfig) -> None:
         self.min_severity = config.min_severity
         self.cooldown = timedelta(seconds=config.cooldown_s)
+        self.rejection_cooldown = timedelta(seconds=config.rejection_cooldown_s)
         self._reset()
 
     def _reset(self) -> None:
         self._promotions: dict[str, Promotion] = {}
+        self._rejections: dict[str, datetime] = {}
 
     def decide(
         self,
@@ -167,13 +169,29 @@ class RetrainPolicy:
                 f"version {last.version} was promoted {(now - last.at).total_seconds():.0f} s "
                 f"ago; cooling down for {left:.0f} s more",
             )
+        rejected = self._rejections.get(alert.model_name)
+        if rejected is not None and now - rejected < self.rejection_cooldown:
+            left = (self.rejection_cooldown - (now - rejected)).total_seconds()
+            return decision(
+                Outcome.SKIP_COOLDOWN,
+                f"a challenger was rejected {(now - rejected).total_seconds():.0f} s ago on "
+                f"nearly the same data; cooling down for {left:.0f} s more",
+            )
         return decision(
             Outcome.TRAIN, f"{alert.severity} alert on production version {production_version}"
         )
 
     def record_promotion(self, model_name: str, version: int, at: datetime) -> None:
         """A promotion starts the cooldown (call it for promotions by people too)."""
-        self._promotions[model_name] = Promotion(version, at)
+        last = self._promotions.get(model_name)
+        if last is None or at >= last.at:
+            self._promotions[model_name] = Promotion(version, at)
+
+    def record_rejection(self, model_name: str, at: datetime) -> None:
+        """A rejected challenger (or too few labels) starts the rejection cooldown."""
+        last = self._rejections.get(model_name)
+        if last is None or at >= last:
+            self._rejections[model_name] = at
 
     def last_promotion(self, model_name: str) -> Promotion | None:
         return self._promotions.get(model_name)
@@ -183,7 +201,8 @@ class RetrainPolicy:
             "promotions": {
                 name: {"version": p.version, "at": p.at.isoformat()}
                 for name, p in sorted(self._promotions.items())
-            }
+            },
+            "rejections": {name: at.isoformat() for name, at in sorted(self._rejections.items())},
         }
 
     @classmethod
@@ -191,4 +210,6 @@ class RetrainPolicy:
         policy = cls(config)
         for name, p in d.get("promotions", {}).items():
             policy._promotions[name] = Promotion(int(p["version"]), datetime.fromisoformat(p["at"]))
+        for name, at in d.get("rejections", {}).items():
+            policy._rejections[name] = datetime.fromisoformat(at)
         return policy

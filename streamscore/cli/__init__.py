@@ -27,6 +27,7 @@ _COMMANDS = (
     "serve",
     "drift",
     "monitor",
+    "retrain",
 )
 
 EXIT_ERROR = 1
@@ -40,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Event-driven streaming scorer for ML models on Apache Kafka: score events "
             "in micro-batches with the registry's production model, watch feature drift "
-            "against the model's training profile, and hot-swap promoted versions."
+            "against the model's training profile, retrain on labelled data read back from "
+            "Kafka when an alert fires, gate the challenger against the champion, promote "
+            "it, and hot-swap promoted versions."
         ),
         epilog=(
             "Settings come from STREAMSCORE_* environment variables and an optional TOML "

@@ -17,9 +17,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="run the end-to-end demo on the local broker",
         description=(
             "Start the local Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set), train "
-            "and promote a churn model, run a scorer and a drift watcher, publish a "
-            "stream with bad events and a drift half-way, promote a retrained model "
-            "mid-stream, and show predictions, dead letters and drift alerts."
+            "and promote a churn model, run a scorer, a drift watcher and the retrainer, "
+            "publish a stream with outcomes and bad events, then a drift: the alert fires, "
+            "the retrainer reads the labelled events back, gates and promotes a "
+            "challenger, and the scorer switches to it. Shows predictions, dead letters, "
+            "the alert and the retrain decision."
         ),
     )
     parser.add_argument("--events", type=int, default=20_000, help="events to publish (20000)")

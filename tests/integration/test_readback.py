@@ -14,9 +14,12 @@ from core.kafka.config import producer_config
 from core.kafka.readback import ReadbackError, read_back
 from core.retraining.config import RetrainConfig
 from core.retraining.dataset import EVENT_ID, build_dataset
-from core.settings import Settings
+from core.settings import Settings, ValidationConfig
 from producers.generator import ChurnGenerator
 from producers.outcomes import outcome_value
+
+MAX_EVENT_BYTES = ValidationConfig().max_event_bytes
+"""The shared rule every reader of the input applies."""
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +79,13 @@ def test_a_whole_topic_reads_back_and_joins_into_the_right_rows(settings, base_m
     assert sum(r.size for r in events.ranges) == 3000
     assert seen[-1] == (3000, 3000)
     config = RetrainConfig(min_labelled_rows=100, lookback_s=None, max_events=None)
-    data = build_dataset(events.records, outcomes.records, config, now=datetime.now(UTC))
+    data = build_dataset(
+        events.records,
+        outcomes.records,
+        config,
+        now=datetime.now(UTC),
+        max_event_bytes=MAX_EVENT_BYTES,
+    )
     assert len(data.frame) == 3000
     joined = dict(zip(data.frame[EVENT_ID], data.frame["churned"], strict=True))
     assert joined == labels

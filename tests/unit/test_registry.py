@@ -244,6 +244,21 @@ def test_rollback_without_production_raises_no_production_model(registry, model)
         registry.rollback("other")
 
 
+def test_a_rejected_version_keeps_its_files_moves_no_stage_and_shows_in_history_once(
+    registry, model
+):
+    register(registry, model)
+    registry.promote("churn", 1, "production", "first")
+    register(registry, model)
+    registry.reject("churn", 2, "failed the gate")
+    registry.reject("churn", 2, "failed the gate")
+    assert registry.production_version("churn") == 1
+    assert registry.get("churn", 2).stages == []
+    rejected = [t for t in registry.history("churn") if t.event == "rejected"]
+    assert [(t.to_version, t.stage, t.reason) for t in rejected] == [(2, None, "failed the gate")]
+    assert registry.verify("churn", 2)[0].ok
+
+
 def test_history_lists_every_transition_in_order(registry, model):
     register(registry, model)
     register(registry, model)

@@ -141,3 +141,34 @@ def test_every_decision_serializes_with_its_reason(policy):
     record = policy.decide(alert(), production_version=3, now=NOW, in_flight=False).to_dict()
     assert json.loads(json.dumps(record))["outcome"] == "train"
     assert record["reason"]
+
+
+def test_alerts_right_after_a_rejection_cool_down_then_train_again():
+    policy = RetrainPolicy(RetrainConfig(rejection_cooldown_s=300))
+    policy.record_rejection("churn", NOW)
+    during = policy.decide(
+        alert(), production_version=3, now=NOW + timedelta(seconds=299), in_flight=False
+    )
+    after = policy.decide(
+        alert(), production_version=3, now=NOW + timedelta(seconds=300), in_flight=False
+    )
+    assert during.outcome is Outcome.SKIP_COOLDOWN
+    assert "rejected" in during.reason
+    assert after.outcome is Outcome.TRAIN
+
+
+def test_the_rejection_cooldown_survives_a_restart_through_its_json_state():
+    config = RetrainConfig(rejection_cooldown_s=300)
+    policy = RetrainPolicy(config)
+    policy.record_rejection("churn", NOW)
+    restored = RetrainPolicy.from_dict(json.loads(json.dumps(policy.to_dict())), config)
+    decision = restored.decide(
+        alert(), production_version=3, now=NOW + timedelta(seconds=1), in_flight=False
+    )
+    assert decision.outcome is Outcome.SKIP_COOLDOWN
+
+
+def test_an_older_promotion_heard_late_does_not_move_the_cooldown_back(policy):
+    policy.record_promotion("churn", 5, NOW)
+    policy.record_promotion("churn", 4, NOW - timedelta(hours=1))
+    assert policy.last_promotion("churn").version == 5

@@ -16,10 +16,14 @@ from core.retraining.dataset import build_dataset
 from core.retraining.decision import RetrainDecision
 from core.retraining.exceptions import NotEnoughLabelledData
 from core.retraining.trainer import answered_alert_ids, train_challenger
+from core.settings import ValidationConfig
 from core.training import build_pipeline
 from producers.generator import ChurnGenerator
 from producers.scenarios import ConceptDrift
 from tests.unit.retrain_records import labelled_records, now_after
+
+MAX_EVENT_BYTES = ValidationConfig().max_event_bytes
+"""The shared rule every reader of the input applies."""
 
 CONFIG = RetrainConfig(min_labelled_rows=1000, lookback_s=None, max_events=None)
 
@@ -39,7 +43,9 @@ def champion():
 @pytest.fixture(scope="module")
 def drifted():
     events, outcomes = labelled_records(6000, seed=4, scenarios=(ConceptDrift(strength=1.0),))
-    return build_dataset(events, outcomes, CONFIG, now=now_after(events))
+    return build_dataset(
+        events, outcomes, CONFIG, now=now_after(events), max_event_bytes=MAX_EVENT_BYTES
+    )
 
 
 def test_a_retrain_after_concept_drift_beats_the_champion(drifted, champion):
@@ -98,7 +104,9 @@ def test_a_decision_record_carries_the_gate_figures_and_data_range(drifted, cham
 
 def test_a_holdout_with_one_class_is_not_enough_labelled_data(champion):
     events, outcomes = labelled_records(2000, seed=5)
-    data = build_dataset(events, outcomes, CONFIG, now=now_after(events))
+    data = build_dataset(
+        events, outcomes, CONFIG, now=now_after(events), max_event_bytes=MAX_EVENT_BYTES
+    )
     config = CONFIG.model_copy(update={"min_class_rows": 1000})
     with pytest.raises(NotEnoughLabelledData):
         train_challenger(data, champion, config, parent_version=1, alert_ids=[])
