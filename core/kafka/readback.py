@@ -106,6 +106,28 @@ def read_back(
     return Readback(records, tuple(ranges), time.monotonic() - started)
 
 
+_LEADERSHIP_SETTLING = frozenset(
+    {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE}
+)
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+    """The partition's watermarks, asking again while its leadership settles: a topic
+    just created, or a broker just restarted, answers NOT_LEADER_FOR_PARTITION (a
+    retriable error) for a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            return int(low), int(high)
+        except KafkaException as exc:
+            err = exc.args[0]
+            settling = err.retriable() or err.code() in _LEADERSHIP_SETTLING
+            if not settling or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _ranges(
     consumer: Consumer,
     settings: Settings,
@@ -124,9 +146,7 @@ def _ranges(
     starts: dict[int, int] = {}
     ends: dict[int, int] = {}
     for p in partitions:
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, p), timeout=timeout, cached=False
-        )
+        low, high = _watermarks(consumer, TopicPartition(topic, p), timeout)
         starts[p], ends[p] = low, high
         if last_n is not None:
             starts[p] = max(low, high - last_n)
