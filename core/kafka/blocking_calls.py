@@ -37,10 +37,11 @@ class _Call:
         self.fn, self.args = fn, args
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.result: Any = None
 
     def run(self) -> None:
         try:
-            self.fn(*self.args)
+            self.result = self.fn(*self.args)
         except BaseException as exc:  # handed to the waiting thread
             self.error = exc
         finally:
@@ -56,7 +57,7 @@ class CallThread:
         self._give_up_at: float | None = None
         threading.Thread(target=self._serve, name=name, daemon=True).start()
 
-    def call(self, fn: Callable[..., Any], *args: Any, budget: float) -> None:
+    def call(self, fn: Callable[..., Any], *args: Any, budget: float) -> Any:
         """`fn(*args)` on the thread; its exception is raised here. `budget` is how long
         the call may block by its own timeout: still blocked at `budget + max(budget,
         5 s)` it is `Wedged`."""
@@ -71,6 +72,7 @@ class CallThread:
                 raise Wedged(f"{name} still blocked after {patience:g} s (timeout {budget:g} s)")
         if call.error is not None:
             raise call.error
+        return call.result
 
     def check_stop(self, why: str) -> None:
         """Raise `StopRequested` once a stop request is `STOP_GRACE_S` old."""

@@ -35,6 +35,9 @@ from core.kafka.producer import CheckedProducer
 from core.records import OutRecord, Record, coordinates
 
 Stopping = Callable[[], bool]
+MAX_REPLACEMENTS = 3
+"""Transactional producers replaced in a row (fatal errors, wedged calls) before the
+process must restart."""
 
 
 class CommitStrategy(Protocol):
@@ -57,10 +60,9 @@ class CommitStrategy(Protocol):
 class TransactionalCommit:
     """One batch, one transaction. librdkafka's error classes decide what follows: a
     retriable error repeats the same call (documented for a timed-out commit or
-    send_offsets), an abortable one aborts and the batch is redone, anything else means
-    restart. A call that never returns (`Wedged`) gets a new producer with the same
-    transactional id, whose `init_transactions` fences the wedged one and aborts its
-    transaction; the batch is then redone like an aborted one."""
+    send_offsets), an abortable one aborts and the batch is redone; a fatal one, or a
+    call that never returns (`Wedged`), gets a new producer (`_recover`); anything else
+    means restart."""
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class TransactionalCommit:
         self._log = structlog.get_logger("commit")
         self._producer = make_producer()
         self._calls = CallThread(f"{name}-producer-calls", stopping)
+        self._replacements = 0
 
     def start(self) -> None:
         try:
@@ -88,28 +91,55 @@ class TransactionalCommit:
         self, consumer: Consumer, records: Sequence[Message], outputs: list[OutRecord]
     ) -> bool:
         producer, raw, t = self._producer, self._producer.raw, self._timeout_s
+        offsets = next_offsets(records)
         try:
             try:
                 self._call(raw.begin_transaction, budget=t)
                 producer.produce_all(outputs, in_transaction=True)
-                offsets = next_offsets(records)
                 group = consumer.consumer_group_metadata()
                 self._call(raw.send_offsets_to_transaction, offsets, group, t, budget=t)
                 self._call(raw.commit_transaction, t, budget=t)
+                self._replacements = 0
                 return True
             except KafkaException as exc:
                 err = exc.args[0]
-                if err.fatal() or not err.txn_requires_abort():
+                if not err.txn_requires_abort():
+                    if err.fatal():
+                        return self._recover(consumer, offsets, f"fatal: {err.str()}")
                     raise ProcessorFatal(f"transaction failed: {err.str()}") from None
                 self._log.warning("transaction_aborted", error=err.str(), records=len(records))
                 self._call(raw.abort_transaction, t, budget=t)
                 producer.forget_errors()
+                return False
         except Wedged as exc:
-            self._log.error("transaction_call_wedged", error=str(exc), records=len(records))
-            self._calls = CallThread(f"{self._name}-producer-calls", self._stopping)
-            self._producer = self._make_producer()
-            self._init()
-        return False
+            return self._recover(consumer, offsets, str(exc))
+        except KafkaException as exc:  # the abort itself failed
+            err = exc.args[0]
+            if err.fatal():
+                return self._recover(consumer, offsets, f"fatal: {err.str()}")
+            raise ProcessorFatal(f"transaction abort failed: {err.str()}") from None
+
+    def _recover(self, consumer: Consumer, offsets: list[TopicPartition], why: str) -> bool:
+        """A new producer with the same transactional id, as a restart would make: its
+        `init_transactions` fences the old one and completes or aborts its transaction.
+
+        After an outage longer than the transaction timeout the broker aborts the open
+        transaction and bumps the producer's epoch, so the client's retried call fails
+        fatally (`_FENCED`); a wedged call may also have gone through. So the group's
+        committed offsets decide: equal to the batch's next offsets, the batch committed;
+        otherwise it is redone. More than `MAX_REPLACEMENTS` in a row means restart.
+        """
+        self._replacements += 1
+        if self._replacements > MAX_REPLACEMENTS:
+            raise ProcessorFatal(f"{self._replacements} producers replaced in a row: {why}")
+        self._log.error("transactional_producer_replaced", reason=why)
+        self._calls = CallThread(f"{self._name}-producer-calls", self._stopping)
+        self._producer = self._make_producer()
+        self._init()
+        t = self._timeout_s
+        committed = self._calls.call(consumer.committed, offsets, t, budget=t)
+        done = {(tp.topic, tp.partition): tp.offset for tp in committed}
+        return all(done.get((tp.topic, tp.partition)) == tp.offset for tp in offsets)
 
     def close(self) -> None:
         """Nothing to flush: a commit flushed its records, and those of a transaction left

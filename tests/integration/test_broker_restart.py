@@ -99,8 +99,18 @@ def checkpointed(settings: Settings) -> WindowManager | None:
     return WindowManager.from_bytes(base64.b64decode(state["windows"]), profile)
 
 
+@pytest.mark.parametrize(
+    "down_s",
+    [
+        6.0,
+        # Longer than the transaction timeout (10 s): the broker aborts the open
+        # transactions itself and bumps the producers' epochs, so the clients' retried
+        # calls fail fatally (_FENCED) and each gets a new producer.
+        14.0,
+    ],
+)
 def test_scorer_and_watcher_resume_exactly_once_after_the_broker_is_killed_and_restarted(
-    settings: Settings, register_model: Callable[..., int], tmp_path: Path
+    settings: Settings, register_model: Callable[..., int], tmp_path: Path, down_s: float
 ) -> None:
     broker = LocalBroker(tmp_path / "own-broker")
     port = broker.start().port
@@ -131,7 +141,7 @@ def test_scorer_and_watcher_resume_exactly_once_after_the_broker_is_killed_and_r
         rest.set()
         crashed = broker.kill()
         assert crashed is not None
-        time.sleep(6)
+        time.sleep(down_s)
         assert broker.start(port=port).data_dir == crashed.data_dir
         publisher.join(180)
         assert not publisher.is_alive()
