@@ -12,34 +12,18 @@ import pytest
 from consumers.performance import run_monitor
 from consumers.retrainer import run_retrainer
 from consumers.scorer import run_scorer
-from core.kafka.producer import CheckedProducer
 from core.performance.records import PerformanceAlert, PerformanceWindow
 from core.registry import ModelRegistry
 from core.retraining.decision import RetrainDecision
 from core.settings import Settings
 from producers.generator import ChurnGenerator
-from producers.messages import event_messages
-from producers.publisher import publish
 from producers.scenarios import ConceptDrift
 from tests.integration.kafka_io import read_committed, running
+from tests.integration.test_monitor import publish_stream
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CHUNK = 1000
-
-
-def publish_chunk(settings: Settings, generator: ChurnGenerator, start: int) -> None:
-    """`CHUNK` events from index `start` at 1,000/s, each outcome 0.5 s later."""
-    report = publish(
-        CheckedProducer.from_settings(settings),
-        event_messages(generator, CHUNK, start),
-        events_topic=settings.topics.events,
-        outcomes_topic=settings.topics.outcomes,
-        outcome_delay_s=0.5,
-        rate=1000,
-        progress=False,
-    )
-    assert report.ok, report.as_dict()
 
 
 def test_a_performance_alert_under_concept_drift_retrains_and_live_quality_recovers(
@@ -65,12 +49,12 @@ def test_a_performance_alert_under_concept_drift_retrains_and_live_quality_recov
         # Event time only moves while events flow: keep publishing until the loop closes.
         registry, sent, promoted = ModelRegistry(settings.registry.path), 0, v1
         while promoted == v1 and sent < 40 * CHUNK:
-            publish_chunk(settings, generator, sent)
+            publish_stream(settings, generator, CHUNK, sent)
             sent += CHUNK
             promoted = registry.production_version("churn") or v1
         assert promoted > v1, "no retrained version was promoted"
         for _ in range(8):
-            publish_chunk(settings, generator, sent)
+            publish_stream(settings, generator, CHUNK, sent)
             sent += CHUNK
         windows = [
             PerformanceWindow.model_validate_json(m.value())

@@ -69,11 +69,12 @@ def restored(settings: Settings) -> PartitionedMonitor:
     return monitor
 
 
-def publish_stream(settings: Settings, generator: ChurnGenerator, n: int) -> None:
-    """`streamscore produce`'s path: events at 1,000/s, each outcome 0.5 s later."""
+def publish_stream(settings: Settings, generator: ChurnGenerator, n: int, start: int = 0) -> None:
+    """`streamscore produce`'s path: events `start` to `start + n` at 1,000/s, each
+    outcome 0.5 s later."""
     report = publish(
         CheckedProducer.from_settings(settings),
-        event_messages(generator, n),
+        event_messages(generator, n, start),
         events_topic=settings.topics.events,
         outcomes_topic=settings.topics.outcomes,
         outcome_delay_s=0.5,
