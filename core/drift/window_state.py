@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.drift.packing import pack, unpack
 from core.drift.profile import (
     FloatArray,
     IntArray,
@@ -33,6 +32,7 @@ from core.drift.profile import (
     numeric_values,
 )
 from core.errors import StreamscoreError
+from core.packing import pack, unpack
 
 STATE_FORMAT = 1
 MAX_UNSEEN_CATEGORIES = 100

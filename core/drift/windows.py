@@ -35,10 +35,10 @@ import numpy as np
 import numpy.typing as npt
 
 from core.drift.config import DriftConfig
-from core.drift.packing import pack, unpack
 from core.drift.profile import ReferenceProfile
 from core.drift.window_state import WindowState, WindowStateError
 from core.errors import ConfigError
+from core.packing import pack, unpack
 
 
 @dataclass(frozen=True)

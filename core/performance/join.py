@@ -27,14 +27,13 @@ that goes in the same Kafka transaction as the consumed offsets.
 from __future__ import annotations
 
 import heapq
-import json
 import math
-import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, NamedTuple
 
 from core.errors import StreamscoreError
+from core.packing import pack, unpack
 
 JOIN_FORMAT = 1
 
@@ -318,17 +317,17 @@ class JoinBuffer:
             "prediction": "".join(prediction),
             "label": "".join(labels),
         }
-        return zlib.compress(json.dumps(d, separators=(",", ":")).encode(), 1)
+        return pack(d, level=1)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> JoinBuffer:
+        d = unpack(data, JoinStateError, "join checkpoint")
         try:
-            d = json.loads(zlib.decompress(data))
             if d.get("format") != JOIN_FORMAT:
                 raise JoinStateError(f"join checkpoint format {d.get('format')!r} is unknown")
             buffer = cls(label_delay_s=d["label_delay_s"], max_entries=d["max_entries"])
             buffer._restore(d)
-        except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise JoinStateError(f"join checkpoint is unreadable: {exc!r}") from None
         return buffer
 

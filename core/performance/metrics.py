@@ -27,8 +27,6 @@ epsilon, as sklearn's ``log_loss`` does.
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import StreamscoreError
+from core.packing import pack, unpack
 
 FIXED_POINT = 2**32
 """Scale of the fixed-point sums: one unit is 2**-32 of a loss or probability."""
@@ -297,15 +296,11 @@ class MetricState:
         return state
 
     def to_bytes(self) -> bytes:
-        return zlib.compress(json.dumps(self.to_dict(), separators=(",", ":")).encode(), 6)
+        return pack(self.to_dict())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> MetricState:
-        try:
-            d = json.loads(zlib.decompress(data))
-        except (zlib.error, ValueError) as exc:
-            raise MetricStateError(f"metric state is unreadable: {exc}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(unpack(data, MetricStateError, "metric state"))
 
 
 def _fixed_sum(values: npt.NDArray[np.float64]) -> int:

@@ -17,9 +17,7 @@ the monitor started (or the version first appeared), for `/metrics` and comparis
 
 from __future__ import annotations
 
-import json
 import math
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import StreamscoreError
+from core.packing import pack, unpack
 from core.performance.join import LabelledPair
 from core.performance.metrics import MetricState, MetricStateError
 
@@ -181,12 +180,12 @@ class PerformanceWindows:
             "open": [[n, v, s, st.to_dict()] for (n, v, s), st in sorted(self.open.items())],
             "cumulative": [[n, v, st.to_dict()] for (n, v), st in sorted(self.cumulative.items())],
         }
-        return zlib.compress(json.dumps(d, separators=(",", ":")).encode(), 6)
+        return pack(d)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PerformanceWindows:
+        d = unpack(data, PerformanceWindowsError, "window checkpoint")
         try:
-            d = json.loads(zlib.decompress(data))
             windows = cls(
                 window_seconds=d["window_seconds"],
                 label_delay_s=d["label_delay_s"],
@@ -194,7 +193,7 @@ class PerformanceWindows:
                 calibration_bins=int(d["calibration_bins"]),
             )
             windows._restore(d)
-        except (zlib.error, ValueError, KeyError, TypeError, MetricStateError) as exc:
+        except (ValueError, KeyError, TypeError, MetricStateError) as exc:
             raise PerformanceWindowsError(f"window checkpoint is unreadable: {exc!r}") from None
         return windows
 

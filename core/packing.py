@@ -1,7 +1,8 @@
-"""Window state as checkpoint bytes: compact JSON, zlib-compressed.
+"""State as checkpoint bytes: compact JSON, zlib-compressed.
 
-JSON keeps a checkpoint readable with standard tools and stable across library
-versions; zlib brings the histograms' zeros down to a few kilobytes per window.
+One codec for every checkpoint (drift windows, performance windows, metric states, the
+join buffer). JSON keeps a checkpoint readable with standard tools and stable across
+library versions; zlib brings histograms' zeros down to a few kilobytes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 from core.errors import StreamscoreError
 
 
-def pack(value: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 6)
+def pack(value: dict[str, Any], level: int = 6) -> bytes:
+    """`level` 1 for state written every batch where speed matters more than size."""
+    return zlib.compress(json.dumps(value, separators=(",", ":")).encode(), level)
 
 
 def unpack(data: bytes, error: type[StreamscoreError], what: str) -> dict[str, Any]:
