@@ -7,7 +7,7 @@ import argparse
 from consumers.performance import run_monitor
 from core.performance.config import PerformanceConfig
 from core.shutdown import stop_on_signals
-from streamscore.cli.runtime import settings_for
+from streamscore.cli.runtime import overridden, settings_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,15 +61,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _run(args: argparse.Namespace) -> int:
     settings = settings_for(args, "monitor", logs_to_stdout=True)
-    updates = {
-        "metric": args.metric,
-        "floor": args.floor,
-        "margin": args.margin,
-        "window_seconds": args.window_seconds,
-        "label_delay_s": args.label_delay_s,
-        "http_port": args.port,
-    }
-    merged = settings.monitor.model_dump() | {k: v for k, v in updates.items() if v is not None}
-    settings.monitor = PerformanceConfig.model_validate(merged)
+    settings.monitor = overridden(
+        settings.monitor,
+        {"http_port": "--port", "label_delay_s": "--label-delay"},
+        metric=args.metric,
+        floor=args.floor,
+        margin=args.margin,
+        window_seconds=args.window_seconds,
+        label_delay_s=args.label_delay_s,
+        http_port=args.port,
+    )
     run_monitor(settings, stop_on_signals())
     return 0

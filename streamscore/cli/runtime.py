@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
+from typing import TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from core.errors import ConfigError
 from core.kafka.local_broker import LocalBroker
 from core.logging import configure_logging
 from core.promotion import Transition
@@ -59,3 +64,25 @@ def told(transition: Transition) -> None:
             "processes pick the change up from the registry within registry.poll_s",
             file=sys.stderr,
         )
+
+
+SectionT = TypeVar("SectionT", bound=BaseModel)
+
+
+def overridden(
+    section: SectionT, flags: Mapping[str, str] | None = None, **options: object
+) -> SectionT:
+    """A settings section with the command-line options that were given (not None) laid
+    over it, validated as a whole like the section itself. A bad value is named by its
+    flag (`flags` maps a field to its flag where they differ; else `--field-name`)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        return type(section).model_validate(section.model_dump() | given)
+    except ValidationError as exc:
+        names = dict(flags or {})
+
+        def flag(field: str) -> str:
+            return names.get(field, "--" + field.replace("_", "-"))
+
+        problems = "; ".join(f"{flag(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid option {problems}", hint="see the command's --help") from None

@@ -7,7 +7,7 @@ import argparse
 from consumers.scorer import run_scorer
 from core.settings import ScorerConfig
 from core.shutdown import stop_on_signals
-from streamscore.cli.runtime import settings_for
+from streamscore.cli.runtime import overridden, settings_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,13 +42,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _run(args: argparse.Namespace) -> int:
     settings = settings_for(args, "scorer", logs_to_stdout=True)
-    updates = {
-        "batch_size": args.batch_size,
-        "delivery": args.delivery,
-        "http_port": args.port,
-        "instance_id": args.instance_id,
-    }
-    merged = settings.scorer.model_dump() | {k: v for k, v in updates.items() if v is not None}
-    settings.scorer = ScorerConfig.model_validate(merged)
+    settings.scorer = overridden(
+        settings.scorer,
+        {"http_port": "--port"},
+        batch_size=args.batch_size,
+        delivery=args.delivery,
+        http_port=args.port,
+        instance_id=args.instance_id,
+    )
     run_scorer(settings, stop_on_signals())
     return 0

@@ -8,11 +8,9 @@ import signal
 
 import structlog
 import uvicorn
-from pydantic import ValidationError
 
-from core.errors import ConfigError
-from core.settings import ApiConfig, Settings
-from streamscore.cli.runtime import settings_for
+from core.settings import Settings
+from streamscore.cli.runtime import overridden, settings_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,13 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _run(args: argparse.Namespace) -> int:
     settings = settings_for(args, "api", logs_to_stdout=True)
-    updates = {"host": args.host, "port": args.port, "workers": args.workers}
-    merged = settings.api.model_dump() | {k: v for k, v in updates.items() if v is not None}
-    try:
-        settings.api = ApiConfig.model_validate(merged)
-    except ValidationError as exc:
-        problems = "; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(problems, hint="see `streamscore serve --help`") from None
+    settings.api = overridden(settings.api, host=args.host, port=args.port, workers=args.workers)
     api = settings.api
     structlog.get_logger("api").info(
         "api_listening", url=f"http://{api.host}:{api.port}", workers=api.workers, docs="/docs"

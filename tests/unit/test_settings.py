@@ -74,3 +74,15 @@ def test_a_renamed_setting_in_a_file_names_its_new_place(tmp_path: Path) -> None
     config.write_text("[scorer]\nmax_event_bytes = 1000\n")
     with pytest.raises(ConfigError, match=r"scorer.max_event_bytes: renamed to validation"):
         load_settings(config)
+
+
+def test_a_bad_command_line_option_is_one_line_naming_the_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from streamscore.cli import main
+
+    assert main(["score", "--batch-size", "0"]) != 0
+    err = capsys.readouterr().err
+    assert "--batch-size" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
