@@ -2,14 +2,17 @@
 
 One broker, one pre-loaded input topic of 12 partitions (N events, a share invalid).
 For each count k, k `streamscore score` processes (bench/scorer_process.py, one consumer
-group, distinct instance ids, exactly-once) drain the whole backlog under a fresh group:
+group, distinct instance ids, exactly-once) drain the whole backlog under a fresh group.
+They start with no production model, so each joins the group and waits with its input
+paused (what a scorer does without a model); once the group is stable with k members the
+model is promoted and announced, and all k start at once. So:
 
-- events/s: the backlog's events over the time from the group being stable with k
-  members to the last prediction visible to a read_committed reader;
-- lag drain: the group's committed lag, sampled every 0.25 s, from the start until 0;
-- the CPU picture: CPU seconds of the scorers, of the broker's JVM and of the whole
-  machine over the drain, since on a small machine the broker shares the scorers' CPUs
-  and more processes cannot go faster than the CPUs left over.
+- events/s: the backlog's events over the time from the promotion to the last prediction
+  visible to a read_committed reader;
+- lag drain: the group's committed lag, sampled every 0.25 s, from the promotion until 0;
+- the CPU picture: CPU seconds of the scorers and of the broker's JVM over the drain
+  (start-up left out), and how busy the whole machine was: on a small machine the broker
+  shares the scorers' CPUs, and more processes cannot go faster than the CPUs left over.
 
     python bench/scale_bench.py                  # 200,000 events, a few minutes
     python bench/scale_bench.py --quick
@@ -40,7 +43,9 @@ from traffic import generate, preload
 from core.kafka.admin import ensure_topics
 from core.kafka.config import consumer_config
 from core.kafka.local_broker import LocalBroker
+from core.kafka.model_events import announcer
 from core.logging import configure_logging
+from core.promotion import promote
 from core.registry import ModelRegistry
 from core.settings import Settings
 from core.training import train_and_evaluate
@@ -56,9 +61,9 @@ class Row:
     events: int
     events_per_s: float
     drain_s: float
-    """Group stable to the last prediction visible."""
+    """Promotion to the last prediction visible."""
     lag_zero_s: float | None
-    """Group stable to the committed lag first reaching 0."""
+    """Promotion to the committed lag first reaching 0."""
     scorer_cpu_s: float
     broker_cpu_s: float | None
     machine_busy: float
@@ -154,32 +159,34 @@ class ScaleBench:
         self.input_topic = f"scale-customer-events-{self.run_id}"
         self.valid = 0
 
-    def settings(self, run: str) -> Settings:
+    def settings(self, run: str, model_name: str = MODEL) -> Settings:
         s = run_settings(
             self.bootstrap,
             run=f"{self.run_id}-{run}",
             events_topic=self.input_topic,
             partitions=self.args.partitions,
             registry=self.registry,
-            model_name=MODEL,
+            model_name=model_name,
             state_dir=self.workdir / "state",
         )
         ensure_topics(s)
         return s
 
-    def prepare(self) -> None:
+    def prepare(self, counts: Sequence[int]) -> None:
+        """One trained model, registered (not promoted) under one name per run."""
         registry = ModelRegistry(self.registry)
         frame = ChurnGenerator(seed=SEED).reference(self.args.train_rows)
         result = train_and_evaluate(frame, "logistic", SEED)
-        version = result.register(registry, MODEL, {"threshold": 0.5}, trigger="bench").version
-        registry.promote(MODEL, version, "production", "bench")
+        for k in counts:
+            result.register(registry, f"{MODEL}-k{k}", {"threshold": 0.5}, trigger="bench")
         messages = generate(self.args.events, seed=SEED, invalid_rate=self.args.invalid_rate)
         self.valid = sum(1 for m in messages if m.invalid is None)
         preload(self.settings("input"), self.input_topic, messages, sys.stderr.isatty())
         log(f"pre-loaded {len(messages):,} events on {self.args.partitions} partitions")
 
     def drain(self, k: int) -> Row:
-        s = self.settings(f"k{k}")
+        name = f"{MODEL}-k{k}"
+        s = self.settings(f"k{k}", name)
         group = s.scorer.group_id
         reader = OutputReader(s, s.topics.predictions, self.args.partitions)
         with ExitStack() as stack:
@@ -191,9 +198,13 @@ class ScaleBench:
                 path = write_settings(one, self.workdir / f"k{k}-{i}.json")
                 cmd = [sys.executable, str(BENCH_DIR / "scorer_process.py"), str(path)]
                 procs.append(stack.enter_context(Pipeline(cmd, self.workdir / f"k{k}-{i}.log")))
-            stable = wait_stable(s, group, k, procs)
+            wait_stable(s, group, k, procs)
             busy0, total0 = machine_ticks()
+            registry = ModelRegistry(self.registry)
+            stable = time.time()
+            promote(registry, name, 1, reason="bench", announce=announcer(s))
             broker0 = cpu_seconds(self.broker_pid)
+            scorers0 = sum(cpu_seconds(p.pid) for p in procs)
             lag = LagSampler(s, f"{group}", self.input_topic, self.args.partitions).start()
             a = reader.read(
                 expected=self.valid,
@@ -210,7 +221,7 @@ class ScaleBench:
             lag.stop()
             busy1, total1 = machine_ticks()
             broker_cpu = cpu_seconds(self.broker_pid) - broker0 if self.broker_pid else None
-            scorer_cpu = sum(cpu_seconds(p.pid) for p in procs)
+            scorer_cpu = sum(cpu_seconds(p.pid) for p in procs) - scorers0
         reader.close()
         if len(a) < self.valid:
             raise RuntimeError(f"{k} scorers: {len(a)} of {self.valid} predictions")
@@ -275,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bootstrap, broker_pid = state.bootstrap, state.pid
             stack.callback(broker.stop)
         bench = ScaleBench(args, bootstrap, workdir, broker_pid)
-        bench.prepare()
+        bench.prepare(counts)
         rows = [bench.drain(k) for k in counts]
     facts = machine()
     print(
