@@ -329,6 +329,10 @@ class Pipeline:
     def exited(self) -> bool:
         return self._proc is not None and self._proc.poll() is not None
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def tail(self, lines: int = 15) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
