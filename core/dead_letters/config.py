@@ -10,9 +10,9 @@ class DeadLetterConfig(BaseModel):
 
     group_id: str = "streamscore-dlq-replay"
     """Consumer group of `dlq replay`: its committed offsets are the dead letters already
-    examined, so each is replayed at most once per group. The transactional id and the
-    static group member id are derived from it, so a rerun after a crash fences the dead
-    run at once (and a second concurrent run fences the first)."""
+    examined, so each is replayed at most once per group. It is also the transactional
+    id, so a rerun after a crash fences the dead run's open transaction at once (and a
+    second concurrent run fences the first)."""
 
     batch_size: int = Field(default=500, ge=1)
     """Dead letters examined per transaction."""

@@ -15,9 +15,12 @@ is the one every consumer has, not a second transaction loop:
 A dead letter is therefore replayed at most once per group, whatever instant the job
 dies at: an uncommitted batch's records are never seen by read_committed readers, and
 its offsets were not committed, so the rerun examines it again. The transactional id
-and the static member id are the group's, so a rerun fences a killed run's open
-transaction and takes over its group membership at once, instead of waiting out the
-transaction and session timeouts; a second run started meanwhile fences the first.
+is the group's, so a rerun fences a killed run's open transaction at once instead of
+waiting out the transaction timeout (a second run started meanwhile fences the first).
+The killed run's group membership lasts until its session times out, so the session
+timeout is short (`SESSION_TIMEOUT_MS`). Not static membership: a static member that
+rejoins with another subscription (say `topics.dlq` renamed) is handed its old
+assignment by the coordinator and would wait on partitions it never reads.
 
 `--dry-run` reads the same range without the group (never committing for it) and
 produces nothing.
@@ -40,6 +43,9 @@ from core.kafka.processor import BatchHandler, BatchProcessor, ProcessorOptions
 from core.kafka.readback import PartitionRange, pending_ranges, read_back
 from core.records import OutRecord, Record
 from core.settings import Settings
+
+SESSION_TIMEOUT_MS = 10_000
+"""How long a killed run stays in the group, delaying the rerun's first batch."""
 
 Progress = Callable[[int, int], None]
 """`progress(dead_letters_examined, offsets_to_read)`: the second counts offsets, so
@@ -152,7 +158,7 @@ def replay_dead_letters(
             transactional_id=config.group_id,
             transaction_timeout_ms=config.transaction_timeout_ms,
             ends={(r.topic, r.partition): r.end for r in ranges if r.size > 0},
-            consumer_overrides={"group.instance.id": config.group_id},
+            consumer_overrides={"session.timeout.ms": SESSION_TIMEOUT_MS},
         )
         BatchProcessor(settings, options, handler, _fail).run(stop)
         report.interrupted = stop.is_set()

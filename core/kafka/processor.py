@@ -159,7 +159,7 @@ class ProcessorOptions:
     """A bounded job: stop once each listed (topic, partition) is read up to this end
     offset (exclusive), taken by the caller when the job started. None: run until stop."""
     consumer_overrides: Mapping[str, Any] = field(default_factory=dict)
-    """librdkafka options for this consumer only (e.g. `group.instance.id`)."""
+    """librdkafka options for this consumer only (e.g. `session.timeout.ms`)."""
 
 
 class BatchProcessor:

@@ -143,7 +143,13 @@ def test_a_replay_killed_midway_then_rerun_replays_every_dead_letter_exactly_onc
     settings.validation.max_event_bytes = FIXED
     settings.dlq.batch_size = 10
     group = settings.dlq.group_id
-    proc = dlq(settings, "replay")
+    log = tmp_path / "replay.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamscore", "dlq", "replay"],
+        env=settings_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
     deadline = time.monotonic() + 120
     while committed(settings, group) < 300 and time.monotonic() < deadline:
         assert proc.poll() is None, "the replay ended before it could be killed"
@@ -151,7 +157,7 @@ def test_a_replay_killed_midway_then_rerun_replays_every_dead_letter_exactly_onc
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     at_kill = committed(settings, group)
-    assert 300 <= at_kill < padded + 20, f"killed at {at_kill} offsets: not midway"
+    assert 300 <= at_kill < padded + 20, f"killed at {at_kill}: {log.read_text()[-3000:]}"
 
     rerun = dlq_json(settings, "replay")
     assert 0 < rerun["replayed"] < padded
