@@ -28,7 +28,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TIGHT, FIXED = 512, 4096
 """`validation.max_event_bytes` before and after the fix: the producer added a ~700-byte
-`notes` field (an extra field the contract ignores), which the tight limit rejects."""
+`notes` field (an extra field the contract ignores), which the tight limit rejects.
+It also sends an `email`, which no sample may show."""
 
 
 def load(settings: Settings, good: int, padded: int, broken: int, seed: int) -> dict[str, set[str]]:
@@ -44,7 +45,8 @@ def load(settings: Settings, good: int, padded: int, broken: int, seed: int) -> 
             records.append((key, encode(event)))
         elif i < good + padded:
             ids["padded"].add(event["event_id"])
-            value = encode({**event, "notes": "n" * 700})
+            email = f"{event['customer_id']}@example.com"
+            value = encode({**event, "email": email, "notes": "n" * 700})
             assert TIGHT < len(value) < FIXED
             records.append((key, value))
         else:
@@ -99,6 +101,11 @@ def replayed_inputs(settings: Settings, expected: int) -> list[str]:
     ]
 
 
+def customer_ids(settings: Settings) -> set[str]:
+    records = read_committed(settings, settings.topics.dlq, 1, idle_s=1)
+    return {r.key().decode() for r in records if r.key()}
+
+
 def predictions_by_event(settings: Settings, expected: int) -> Counter[str]:
     records = read_committed(settings, settings.topics.predictions, expected, idle_s=3)
     return Counter(Prediction.model_validate_json(r.value()).event_id for r in records)
@@ -111,7 +118,18 @@ def test_after_the_fix_a_replay_brings_back_each_passing_dead_letter_once_and_sc
     ids = load(settings, good=60, padded=40, broken=12, seed=31)
     dead_letter_through_the_scorer(settings, ids, dead=52)
 
+    stats = dlq_json(settings, "stats", "--since", "1h")
+    assert stats["by_reason"] == {"oversized_message": 40, "malformed_json": 12}
+    assert sum(stats["by_source_partition"].values()) == 52
+    samples = json.dumps(stats["samples"])
+    assert "<pii>" in samples
+    assert "example.com" not in samples
+    assert "nnnn" not in samples
+    assert not any(cid in samples for cid in customer_ids(settings))
+
     settings.validation.max_event_bytes = FIXED
+    other = dlq_json(settings, "replay", "--dry-run", "--reason", "malformed_json")
+    assert (other["replayed"], other["skipped"]) == (0, {"reason_filter": 40})
     dry = dlq_json(settings, "replay", "--dry-run")
     assert (dry["replayed"], dry["still_invalid"]) == (40, {"malformed_json": 12})
     assert committed(settings, settings.dlq.group_id) == 0, "a dry run commits nothing"
