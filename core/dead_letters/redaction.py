@@ -4,7 +4,9 @@ A dead letter is input nobody validated, so any field may hold personal data, an
 key is a customer id. A sample keeps the field names (what a producer team needs to see
 what it sent) and replaces every value by its kind and size. The only values shown are
 the contract's numeric features at the top level: an age of 212 is what makes an
-`out_of_range` plain, and a number under a known feature name identifies nobody. Fields
+`out_of_range` plain, and a number under a known feature name identifies nobody; and a
+categorical feature's value when it is one the contract knows (an unknown one may be
+free text, so it shows as a string of some length). Fields
 named like PII (`logging.pii_fields`) show only that they are there.
 """
 
@@ -14,7 +16,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, Final
 
-from core.features import NUMERIC_FEATURES
+from core.features import CATEGORICAL_FEATURES, CONTRACT_TYPES, NUMERIC_FEATURES
 
 PII: Final = "<pii>"
 _LIST_ITEMS: Final = 3
@@ -58,11 +60,17 @@ class SampleRedactor:
         for name, value in document.items():
             if name.lower() in self._pii:
                 out[name] = PII
-            elif top and name in self._shown and _number(value):
+            elif top and self._plain(name, value):
                 out[name] = value
             else:
                 out[name] = self._value(value)
         return out
+
+    def _plain(self, name: str, value: Any) -> bool:
+        """A top-level feature value that may be shown as it is."""
+        if name in self._shown:
+            return _number(value)
+        return name in CATEGORICAL_FEATURES and value in CONTRACT_TYPES
 
     def _value(self, value: Any) -> Any:
         if isinstance(value, dict):

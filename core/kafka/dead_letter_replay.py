@@ -64,7 +64,8 @@ class ReplayReport:
     dry_run: bool
     tally: ReplayTally = field(default_factory=ReplayTally)
     pending_offsets: int = 0
-    """Offsets between the group's position and the end when the run started."""
+    """Offsets between the group's position and the end when the run started. Transaction
+    markers take offsets too, so a drained DLQ still shows one per partition."""
     seconds: float = 0.0
     interrupted: bool = False
     """Stopped by a signal before the end: what is counted is committed, the rest waits."""

@@ -179,6 +179,9 @@ def test_a_sample_shows_shapes_and_feature_numbers_never_identifiers_or_pii() ->
     assert sample["Email"] == PII
     assert sample["extra"] == {"name": PII, "n": "<number>"}
     assert sample["customer_id"] == "<string, 4 chars>"
+    assert sample["contract_type"] == "one_year"
+    unknown = redact(json.dumps({**EVENT, "contract_type": "ask Ann"}).encode())
+    assert unknown["contract_type"] == "<string, 7 chars>"
     assert "c-17" not in json.dumps(sample)
     assert "Ann" not in json.dumps(sample)
     assert redact.key(b"c-17") == "<4 bytes>"
