@@ -238,3 +238,25 @@ def test_a_range_that_ends_before_it_starts_is_refused() -> None:
         TimeRange.parse("1h", "2h", NOW)
     assert NOW - timedelta(minutes=30) in TimeRange.parse("1h", None, NOW)
     assert NOW - timedelta(hours=3) not in TimeRange.parse("1h", None, NOW)
+
+
+def test_the_replay_handler_counts_a_batch_only_once_it_is_committed() -> None:
+    from core.kafka.dead_letter_replay import ReplayHandler
+    from core.settings import Settings
+
+    settings = Settings(validation={"max_event_bytes": 4096})
+    tally, seen = ReplayTally(), []
+    handler = ReplayHandler(
+        settings, Selection("customer-events"), tally, lambda d, e: seen.append((d, e)), 9
+    )
+    source = StubRecord("customer-events", 0, 5, padded(600), b"c-17")
+    dead = dead_letter(source, "customer-events-dlq", "oversized_message", "too big")
+    batch = [StubRecord("customer-events-dlq", 0, 7, dead.value, dead.key, dead.headers)]
+    out = handler.process(batch)
+    assert [(r.topic, r.value) for r in out] == [("customer-events", padded(600))]
+    handler.batch_aborted()
+    assert tally.examined == 0, "an aborted batch is redone, not counted"
+    handler.process(batch)
+    handler.batch_committed()
+    assert tally.replayed == {"oversized_message": 1}
+    assert seen == [(1, 9)]
