@@ -21,6 +21,7 @@ from core.retraining.decision import RetrainDecision
 from core.schemas import (
     CONTRACT_HEADER,
     CONTRACT_VERSION,
+    REPLAYED_FROM_HEADER,
     CustomerEvent,
     DeadLetterHeaders,
     ModelEvent,
@@ -43,7 +44,14 @@ class TopicContract:
 
 
 CONTRACT: tuple[TopicContract, ...] = (
-    TopicContract("events", "customer_id", CustomerEvent, "Input: one customer event."),
+    TopicContract(
+        "events",
+        "customer_id",
+        CustomerEvent,
+        "Input: one customer event. An event put back by `streamscore dlq replay` has its "
+        f"original key and value bytes and a `{REPLAYED_FROM_HEADER}` header "
+        "(`topic:partition:offset` of its dead letter).",
+    ),
     TopicContract("predictions", "customer_id", Prediction, "One prediction per valid event."),
     TopicContract(
         "logs", "customer_id", PredictionLog, "One structured log event per prediction and error."

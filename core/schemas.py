@@ -20,6 +20,10 @@ CONTRACT_VERSION = "1"
 
 CONTRACT_HEADER = "streamscore.contract"
 
+REPLAYED_FROM_HEADER = "streamscore.replayed-from"
+"""On an input event that `streamscore dlq replay` put back: `topic:partition:offset` of
+the dead letter it came from (a compatible addition: readers may ignore it)."""
+
 Identifier = Annotated[str, Field(min_length=1, max_length=128)]
 Age = Annotated[int, Field(ge=18, le=120)]
 TenureMonths = Annotated[int, Field(ge=0, le=1200)]

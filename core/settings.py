@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from core.consumer_config import ConsumerConfig
+from core.dead_letters.config import DeadLetterConfig
 from core.drift.config import DriftConfig
 from core.errors import ConfigError
 from core.performance.config import PerformanceConfig
@@ -242,6 +243,7 @@ class Settings(BaseSettings):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    dlq: DeadLetterConfig = Field(default_factory=DeadLetterConfig)
     state_dir: Path = Path(".streamscore")
     """Where the local broker, reports and other local state live."""
 

@@ -18,6 +18,24 @@ from core.schemas import CustomerEventFields
 
 _EVENT: Final = TypeAdapter(CustomerEventFields)
 
+ERROR_TYPES: Final = frozenset(
+    {
+        "empty_message",
+        "oversized_message",
+        "not_utf8",
+        "malformed_json",
+        "not_an_object",
+        "missing_field",
+        "wrong_type",
+        "out_of_range",
+        "unknown_category",
+        "oversized_value",
+        "invalid_value",
+    }
+)
+"""Every `InvalidEvent.error_type` (the `error.type` of a dead letter); `dlq replay
+--reason` and `dlq stats` name reasons from it."""
+
 _RANGE_ERRORS: Final = {
     "greater_than",
     "greater_than_equal",

@@ -93,6 +93,7 @@ def settings(kafka_bootstrap: str, tmp_path: Path, unique: str) -> Settings:
         drift={"group_id": f"drift-{unique}", "http_port": 0},
         monitor={"group_id": f"monitor-{unique}", "http_port": 0},
         retrain={"group_id": f"retrain-{unique}", "http_port": 0},
+        dlq={"group_id": f"dlq-{unique}"},
         registry={"path": tmp_path / "registry"},
         state_dir=tmp_path / "state",
     )

@@ -17,6 +17,12 @@ Rebalance callbacks only run inside `consume()`, where no batch is open, so revo
 partitions never carry uncommitted work; the handler hears of them through its typed
 `on_assigned`/`on_revoked` hooks. While the handler is not ready (for example no model
 in production) the assigned partitions are paused: nothing is consumed and dropped.
+
+A bounded job (`ProcessorOptions.ends`, as `streamscore dlq replay` runs) stops once
+every listed partition has been committed up to its end offset. On a transactionally
+written topic the last offset is a commit marker no record is delivered for, so the
+end is also known reached from a partition-EOF event, counted only when the batch
+consumed with it was committed (a rewound batch is read, and reaches EOF, again).
 """
 
 from __future__ import annotations
@@ -25,15 +31,20 @@ import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from core.kafka.commit import AtLeastOnceCommit, CommitStrategy, TransactionalCommit
+from core.kafka.commit import (
+    AtLeastOnceCommit,
+    CommitStrategy,
+    TransactionalCommit,
+    next_offsets,
+)
 from core.kafka.config import consumer_config
 from core.kafka.exceptions import ProcessorFatal, StopRequested
 from core.kafka.processor_metrics import ProcessorMetrics
@@ -144,6 +155,11 @@ class ProcessorOptions:
     delivery: Delivery = "exactly-once"
     transactional_id: str | None = None
     transaction_timeout_ms: int = 10000
+    ends: Mapping[tuple[str, int], int] | None = None
+    """A bounded job: stop once each listed (topic, partition) is read up to this end
+    offset (exclusive), taken by the caller when the job started. None: run until stop."""
+    consumer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """librdkafka options for this consumer only (e.g. `session.timeout.ms`)."""
 
 
 class BatchProcessor:
@@ -176,7 +192,13 @@ class BatchProcessor:
         self.assignment: list[str] = []
         """Partitions this process owns now, as `topic[partition]`."""
 
-        self._consumer = Consumer(consumer_config(settings, options.group_id))
+        self._ends = dict(options.ends) if options.ends is not None else None
+        self._reached: dict[tuple[str, int], int] = {}
+        overrides = dict(options.consumer_overrides)
+        if self._ends is not None:
+            overrides["enable.partition.eof"] = True
+        self._eofs: dict[tuple[str, int], int] = {}
+        self._consumer = Consumer(consumer_config(settings, options.group_id, **overrides))
         self._commit: CommitStrategy
         if options.delivery == "exactly-once":
             txn_id = options.transactional_id or f"{options.name}-{options.group_id}"
@@ -219,13 +241,14 @@ class BatchProcessor:
             self._consumer.subscribe(
                 self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke
             )
-            while not self._stopping():
+            while not self._stopping() and not self._drained():
                 self._handler.idle()
                 self._sync_pause()
                 self._sync_held()
                 started = time.perf_counter()
                 records = self._consume()
                 if not records:
+                    self._reach(self._eofs)
                     continue
                 if not self._handler.ready():
                     self._rewind(records)
@@ -255,10 +278,13 @@ class BatchProcessor:
                 return []
             messages = [first, *consumer.consume(self._batch_size - 1, 0)]
         good = []
+        self._eofs = {}
         for msg in messages:
             err = msg.error()
             if err is None:
                 good.append(msg)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                self._eofs[(msg.topic() or "", msg.partition() or 0)] = msg.offset() or 0
             elif err.fatal():
                 raise ProcessorFatal(f"consumer failed: {err.str()}")
             else:
@@ -296,12 +322,27 @@ class BatchProcessor:
             self._handler.batch_aborted()
             return
         self._handler.batch_committed()
+        self._reach({(tp.topic, tp.partition): tp.offset for tp in next_offsets(records)})
+        self._reach(self._eofs)
         m.consumed.labels(n).inc(len(records))
         m.produced.labels(n).inc(len(outputs))
         m.batches.labels(n).inc()
         m.batch_size.labels(n).observe(len(records))
         m.batch_seconds.labels(n).observe(done - started)
         self.last_batch_at = time.time()
+
+    def _reach(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Record how far each partition is durably read (bounded jobs only)."""
+        if self._ends is None:
+            return
+        for tp, offset in offsets.items():
+            self._reached[tp] = max(offset, self._reached.get(tp, -1))
+
+    def _drained(self) -> bool:
+        """A bounded job is done: every listed partition committed up to its end."""
+        if self._ends is None:
+            return False
+        return all(self._reached.get(tp, -1) >= end for tp, end in self._ends.items())
 
     def _rewind(self, records: list[Message]) -> None:
         """Seek each partition back to the batch's first offset so nothing is skipped."""

@@ -20,6 +20,10 @@ How confluent-kafka (librdkafka >= 1.7.1) answers, which this relies on:
 - `last_n` counts offsets, so on a transactionally written topic the markers among the
   last `n` offsets make slightly fewer than `n` records.
 
+- `committed(partitions)` answers for the consumer's own `group.id` even when the
+  consumer never joins the group (`assign`, not `subscribe`): a read-back from a
+  group's position runs under that group's id and never commits for it.
+
 Time is the Kafka record timestamp (producer create time by default), not the event's
 own `event_time`: the broker can only index the former.
 """
@@ -77,33 +81,51 @@ def read_back(
     *,
     since: datetime | None = None,
     last_n: int | None = None,
+    group: str | None = None,
     progress: Progress | None = None,
     timeout_s: float = 120.0,
     batch_size: int = 10_000,
 ) -> Readback:
-    """Records of `topic` from `since` (record timestamp) and/or the last `last_n` offsets
-    per partition (both: whichever starts later), up to the end offsets at the start;
-    neither: the whole topic. Raises `ReadbackError` when `timeout_s` passes first."""
+    """Records of `topic` from `since` (record timestamp), the last `last_n` offsets
+    per partition and/or `group`'s committed offsets (several: whichever starts latest),
+    up to the end offsets at the start; none: the whole topic. Raises `ReadbackError`
+    when `timeout_s` passes first."""
     if last_n is not None and last_n < 0:
         raise ValueError("last_n must be >= 0")
     if since is not None and since.tzinfo is None:
         raise ValueError("since must be timezone-aware")
     started = time.monotonic()
-    consumer = Consumer(
-        consumer_config(
-            settings,
-            f"streamscore-readback-{uuid.uuid4().hex[:12]}",
-            **{"enable.partition.eof": True, "enable.auto.offset.store": False},
-        )
-    )
+    consumer = _reader(settings, group)
     try:
-        ranges = _ranges(consumer, settings, topic, since, last_n)
+        ranges = _ranges(consumer, settings, topic, since, last_n, group is not None)
         records = _read(consumer, ranges, progress, started + timeout_s, batch_size)
     except KafkaException as exc:
         raise ReadbackError(f"reading back {topic!r} failed: {exc.args[0]}") from None
     finally:
         consumer.close()
     return Readback(records, tuple(ranges), time.monotonic() - started)
+
+
+def pending_ranges(settings: Settings, topic: str, group: str) -> tuple[PartitionRange, ...]:
+    """Per partition, from `group`'s committed offset (the start when it has none) to the
+    end now: what a bounded job in that group has left to read."""
+    consumer = _reader(settings, group)
+    try:
+        return tuple(_ranges(consumer, settings, topic, None, None, True))
+    except KafkaException as exc:
+        raise ReadbackError(f"reading offsets of {topic!r} failed: {exc.args[0]}") from None
+    finally:
+        consumer.close()
+
+
+def _reader(settings: Settings, group: str | None) -> Consumer:
+    return Consumer(
+        consumer_config(
+            settings,
+            group or f"streamscore-readback-{uuid.uuid4().hex[:12]}",
+            **{"enable.partition.eof": True, "enable.auto.offset.store": False},
+        )
+    )
 
 
 _LEADERSHIP_SETTLING = frozenset(
@@ -134,6 +156,7 @@ def _ranges(
     topic: str,
     since: datetime | None,
     last_n: int | None,
+    from_committed: bool = False,
 ) -> list[PartitionRange]:
     timeout = settings.kafka.timeout_s
     metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
@@ -150,6 +173,12 @@ def _ranges(
         starts[p], ends[p] = low, high
         if last_n is not None:
             starts[p] = max(low, high - last_n)
+    if from_committed:
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout)
+        for tp in committed:
+            # A negative offset: the group has committed nothing for this partition yet.
+            if tp.error is None and tp.offset >= 0:
+                starts[tp.partition] = max(starts[tp.partition], tp.offset)
     if since is not None:
         millis = int(since.timestamp() * 1000)
         found = consumer.offsets_for_times(

@@ -28,6 +28,7 @@ _COMMANDS = (
     "drift",
     "monitor",
     "retrain",
+    "dlq",
 )
 
 EXIT_ERROR = 1
