@@ -64,6 +64,7 @@ class DriftMetrics:
             ["feature", "test"],
             registry=registry,
         )
+        # Exported at 0 before the first one, so a rule's increase() counts it.
         for severity in get_args(Severity):
             self.alerts.labels(severity)
 

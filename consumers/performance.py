@@ -95,6 +95,7 @@ class MonitorMetrics:
             "Size of the largest partition checkpoint of the last batch",
             registry=registry,
         )
+        # Exported at 0 before the first one, so a rule's increase() counts it.
         for severity in get_args(Severity):
             self.alerts.labels(severity)
 

@@ -84,6 +84,7 @@ class RetrainMetrics:
             "When the last decision was published (Unix time)",
             registry=registry,
         )
+        # Exported at 0 before the first one, so a rule's increase() counts it.
         for outcome in get_args(DecisionOutcome):
             self.decisions.labels(outcome)
 
