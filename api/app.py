@@ -47,6 +47,7 @@ from api.schemas import (
 )
 from api.scoring import SERVICE, Answer, Pending, ScoringService, load_warmed
 from core.follower import ProductionFollower
+from core.health import degraded_gauge
 from core.kafka.discovery import resolve_bootstrap
 from core.kafka.exceptions import BrokerNotFound
 from core.kafka.model_events import follow_production
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     if publisher is not None:
         metrics.count_unsent_logs(lambda: publisher.unsent)
     follower = _follower(settings)
+    degraded_gauge(registry, SERVICE, lambda: follower.current is not None)
     service = ScoringService(
         follower, BatchScorer(SERVICE, settings.logging.pii_fields), metrics, publisher
     )

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from core.drift.judge import Reference, iso, judge, write_report
-from core.drift.policy import AlertPolicy
+from core.drift.policy import AlertPolicy, Severity
+from core.drift.report import DriftReport
 from core.drift.windows import Window, WindowManager
 from core.event_columns import decode_columns
 from core.follower import ProductionFollower
@@ -56,6 +58,27 @@ class DriftMetrics:
             "Model version whose profile is used",
             registry=registry,
         )
+        self.statistic = Gauge(
+            "streamscore_drift_statistic",
+            "The last judged window's statistic per feature and test (ks, psi, js, ...)",
+            ["feature", "test"],
+            registry=registry,
+        )
+        # Exported at 0 before the first one, so a rule's increase() counts it.
+        for severity in get_args(Severity):
+            self.alerts.labels(severity)
+
+    def observe(self, report: DriftReport) -> None:
+        """Each analysed feature's statistics, for a dashboard; a skipped window
+        (too few events) leaves the last judged figures in place."""
+        if not report.judged:
+            return
+        for feature in report.features:
+            if not feature.analysed:
+                continue
+            for test in feature.tests:
+                if math.isfinite(test.statistic):
+                    self.statistic.labels(feature.name, test.name).set(test.statistic)
 
 
 class DriftHandler(BatchHandler):
@@ -169,6 +192,7 @@ class DriftHandler(BatchHandler):
         for window in closed:
             judged = judge(window, reference, self.policy, self._config, model_name=self._name)
             self._metrics.windows.labels(judged.verdict).inc()
+            self._metrics.observe(judged.report)
             self._log.info(
                 "window_closed",
                 window_start=iso(window.start),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -32,7 +32,7 @@ from core.kafka.service import ConsumerSpec, run_consumer
 from core.performance.config import PerformanceConfig
 from core.performance.monitor import WindowResult
 from core.performance.partitions import PartitionedMonitor, Side
-from core.performance.policy import PerformanceAlertPolicy
+from core.performance.policy import PerformanceAlertPolicy, Severity
 from core.records import OutRecord, Record, coordinates
 from core.registry import ModelRegistry
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, Outcome, Prediction
@@ -95,6 +95,9 @@ class MonitorMetrics:
             "Size of the largest partition checkpoint of the last batch",
             registry=registry,
         )
+        # Exported at 0 before the first one, so a rule's increase() counts it.
+        for severity in get_args(Severity):
+            self.alerts.labels(severity)
 
 
 class Baselines:

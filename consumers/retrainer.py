@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -36,7 +36,7 @@ from core.kafka.service import ConsumerSpec, run_consumer
 from core.records import OutRecord, Record, coordinates
 from core.registry import ModelRegistry
 from core.retraining.alerts import AlertRef
-from core.retraining.decision import RetrainDecision
+from core.retraining.decision import DecisionOutcome, RetrainDecision
 from core.retraining.job import NOT_ENOUGH_DATA, RetrainCancelled, RetrainJob, RetrainReport
 from core.retraining.policy import Outcome, RetrainPolicy
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
@@ -84,6 +84,9 @@ class RetrainMetrics:
             "When the last decision was published (Unix time)",
             registry=registry,
         )
+        # Exported at 0 before the first one, so a rule's increase() counts it.
+        for outcome in get_args(DecisionOutcome):
+            self.decisions.labels(outcome)
 
 
 @dataclass(frozen=True)

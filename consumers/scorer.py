@@ -81,6 +81,8 @@ class ScoringHandler(BatchHandler):
         self._refusals: list[Refusal] = []
         self._follower = follower
         follower.on_refused(self._on_refused)
+        current = follower.current
+        metrics.model_version.labels(follower.name).set(current.version if current else 0)
 
     def _on_refused(self, refusal: Refusal) -> None:
         """Reported on the logs topic with the next batch (there is no record to attach

@@ -13,9 +13,23 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 StatusFn = Callable[[], dict[str, Any]]
+
+
+def degraded_gauge(registry: CollectorRegistry, service: str, ready: Callable[[], bool]) -> Gauge:
+    """`streamscore_degraded{service}`: 1 while `/health` would say degraded (no
+    production model, so nothing is scored or judged), else 0. Read at scrape time, so
+    an alert rule sees what the probe sees without a second source of truth."""
+    gauge = Gauge(
+        "streamscore_degraded",
+        "1 while the process is degraded (no production model loaded), else 0",
+        ["service"],
+        registry=registry,
+    )
+    gauge.labels(service).set_function(lambda: 0.0 if ready() else 1.0)
+    return gauge
 
 
 class HealthServer:

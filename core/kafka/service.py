@@ -19,7 +19,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from core.consumer_config import ConsumerConfig
-from core.health import HealthServer
+from core.health import HealthServer, degraded_gauge
 from core.kafka.admin import check_reachable
 from core.kafka.processor import (
     BatchHandler,
@@ -97,6 +97,7 @@ def run_consumer(
     check_reachable(settings)
     registry = CollectorRegistry()
     handler = build_handler(registry)
+    degraded_gauge(registry, spec.service, handler.ready)
     try:
         handler.idle()
         processor = BatchProcessor(
