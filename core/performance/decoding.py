@@ -105,10 +105,16 @@ def decode_batch(
     partitions: dict[int, PartitionInput] = {}
     models: set[tuple[str, int]] = set()
     invalid: dict[str, int] = {}
+    prediction: Prediction | _Prediction | None
+    outcome: Outcome | _Outcome | None
     for record in records:
         topic = record.topic()
         if topic == predictions_topic:
-            prediction = decode_prediction(record.value())
+            raw = record.value()
+            try:
+                prediction = _DECODE_PREDICTION(raw or b"")
+            except _REJECTED:
+                prediction = decode_prediction(raw)
             if prediction is None:
                 invalid[topic] = invalid.get(topic, 0) + 1
                 continue
@@ -133,7 +139,11 @@ def decode_batch(
             if seen is None or at > seen:
                 target.predictions_seen = at
         elif topic == outcomes_topic:
-            outcome = decode_outcome(record.value())
+            raw = record.value()
+            try:
+                outcome = _DECODE_OUTCOME(raw or b"")
+            except _REJECTED:
+                outcome = decode_outcome(raw)
             if outcome is None:
                 invalid[topic] = invalid.get(topic, 0) + 1
                 continue

@@ -358,11 +358,21 @@ class JoinBuffer:
         if watermark <= self.watermark:
             return Evicted(0, 0)
         self.watermark = watermark
+        heap, entries, pop = self._heap, self._entries, heapq.heappop
         unlabelled = orphaned = 0
-        while self._heap and self._heap[0][0] <= watermark:
-            kind = self._evict_first(until=watermark)
-            unlabelled += kind == _P
-            orphaned += kind == _O
+        while heap and heap[0][0] <= watermark:
+            _, seq, event_id = pop(heap)
+            entry = entries.get(event_id)
+            if entry is None or entry[1] != seq:
+                continue  # stale: the entry was paired or evicted since
+            del entries[event_id]
+            kind = entry[3]
+            if kind == _P:
+                unlabelled += 1
+            elif kind == _O:
+                orphaned += 1
+        self.counts.unlabelled += unlabelled
+        self.counts.orphaned += orphaned
         return Evicted(unlabelled, orphaned)
 
     # ------------------------------------------------------------------ internals
