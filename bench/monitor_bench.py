@@ -169,6 +169,9 @@ def main() -> int:
     parser.add_argument("--predictions", type=int, default=500_000)
     parser.add_argument("--reps", type=int, default=1, help="alternating repetitions")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    parser.add_argument(
+        "--batch-size", type=int, help="monitor.batch_size (default: the setting's default)"
+    )
     args = parser.parse_args()
     configure_logging("bench", "warning", "json")
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,7 +189,8 @@ def main() -> int:
                     for name in ("predictions", "outcomes", "performance", "monitor_state")
                 }
                 | {"performance_alerts": f"bench-palerts-{run}"},
-                monitor={"window_seconds": 60, "label_delay_s": 30},
+                monitor={"window_seconds": 60, "label_delay_s": 30}
+                | ({"batch_size": args.batch_size} if args.batch_size else {}),
                 registry={"path": Path(tmp) / "registry"},
                 state_dir=Path(tmp),
             )

@@ -22,7 +22,6 @@ from typing import Any, get_args
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import ValidationError
 
 from core.errors import StreamscoreError
 from core.kafka.admin import require_copartitioned
@@ -30,12 +29,13 @@ from core.kafka.changelog import WHOLE_GROUP, CheckpointStore
 from core.kafka.processor import Assignment, BatchHandler
 from core.kafka.service import ConsumerSpec, run_consumer
 from core.performance.config import PerformanceConfig
+from core.performance.decoding import decode_batch
 from core.performance.monitor import WindowResult
 from core.performance.partitions import PartitionedMonitor, Side
 from core.performance.policy import PerformanceAlertPolicy, Severity
-from core.records import OutRecord, Record, coordinates
+from core.records import OutRecord, Record
 from core.registry import ModelRegistry
-from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, Outcome, Prediction
+from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
 from core.settings import Settings
 
 SERVICE = "monitor"
@@ -242,21 +242,14 @@ class MonitorHandler(BatchHandler):
         }
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
-        predictions, outcomes = self._topics.predictions, self._topics.outcomes
         monitor = self.monitor
-        for record in batch:
-            topic, partition, _ = coordinates(record)
-            timestamp = record.timestamp()[1] / 1000
-            value = record.value() or b""
-            try:
-                if topic == predictions:
-                    prediction = Prediction.model_validate_json(value)
-                    self._see_version(prediction.model_name, prediction.model_version)
-                    monitor.add_prediction(partition, prediction, timestamp)
-                elif topic == outcomes:
-                    monitor.add_outcome(partition, Outcome.model_validate_json(value), timestamp)
-            except ValidationError:
-                self._metrics.invalid.labels(topic).inc()
+        decoded = decode_batch(batch, self._topics.predictions, self._topics.outcomes)
+        for name, version in sorted(decoded.models):
+            self._see_version(name, version)
+        for partition, items in decoded.partitions.items():
+            monitor.add_batch(partition, items)
+        for topic, count in decoded.invalid.items():
+            self._metrics.invalid.labels(topic).inc(count)
         out: list[OutRecord] = []
         results = monitor.advance()
         for result in results:

@@ -176,6 +176,7 @@ def spec(settings: Settings) -> ConsumerSpec:
         delivery=settings.scorer.delivery,
         transactional_id=transactional_id(settings),
         transaction_timeout_ms=settings.scorer.transaction_timeout_ms,
+        overlap_commit=settings.scorer.overlap_commit,
     )
 
 

@@ -48,6 +48,18 @@ class _Call:
             self.done.set()
 
 
+class PendingCall:
+    """A call submitted to a `CallThread` whose result is not yet asked for."""
+
+    def __init__(self, call: _Call, submitted: float) -> None:
+        self.call = call
+        self.submitted = submitted
+
+    @property
+    def done(self) -> bool:
+        return self.call.done.is_set()
+
+
 class CallThread:
     """A daemon thread that makes blocking calls for a waiting caller."""
 
@@ -61,11 +73,21 @@ class CallThread:
         """`fn(*args)` on the thread; its exception is raised here. `budget` is how long
         the call may block by its own timeout: still blocked at `budget + max(budget,
         5 s)` it is `Wedged`."""
+        return self.wait(self.submit(fn, *args), budget=budget)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> PendingCall:
+        """Start `fn(*args)` on the thread and return at once; `wait` for its result."""
         call = _Call(fn, args)
         self._calls.put(call)
-        name = getattr(fn, "__name__", "call")
+        return PendingCall(call, time.monotonic())
+
+    def wait(self, pending: PendingCall, *, budget: float) -> Any:
+        """The result of a submitted call (its exception raised here); `Wedged` as for
+        `call`, counted from when it was submitted."""
+        call = pending.call
+        name = getattr(call.fn, "__name__", "call")
         patience = budget + max(budget, 5.0)
-        wedged_at = time.monotonic() + patience
+        wedged_at = pending.submitted + patience
         while not call.done.wait(0.05):
             self.check_stop(f"{name} had not returned")
             if time.monotonic() >= wedged_at:

@@ -9,6 +9,10 @@ Exactly-once (`TransactionalCommit`), per batch:
      `isolation.level=read_committed` see each batch's outputs exactly once, whatever
      instant the process dies at.
 
+Step 3 can run while the caller does something else (`send`, then `finish`): the
+processor processes the next batch meanwhile (`overlap_commit`), and produces it only
+once this commit is decided, so transactions and offsets stay in batch order.
+
 At-least-once (`AtLeastOnceCommit`, brokers without transactions): produce, flush with
 every delivery report checked, then commit the offsets synchronously; a crash between the
 flush and the commit re-delivers the batch.
@@ -24,12 +28,13 @@ processed again after the restart and nothing is lost.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from core.kafka.blocking_calls import CallThread, Wedged
+from core.kafka.blocking_calls import CallThread, PendingCall, Wedged
 from core.kafka.exceptions import ProcessorFatal, StopRequested
 from core.kafka.producer import CheckedProducer
 from core.records import OutRecord, Record, coordinates
@@ -55,6 +60,18 @@ class CommitStrategy(Protocol):
         """Make the batch's outputs and offsets durable; False: nothing was committed
         and the batch must be redone."""
         ...
+
+
+@dataclass
+class InFlight:
+    """A batch's transaction between `TransactionalCommit.send` and `finish`."""
+
+    consumer: Consumer
+    records: int
+    offsets: list[TopicPartition]
+    pending: PendingCall | None = None
+    result: bool | None = None
+    """Decided already (committed, or aborted) when not None."""
 
 
 class TransactionalCommit:
@@ -90,26 +107,76 @@ class TransactionalCommit:
     def commit(
         self, consumer: Consumer, records: Sequence[Message], outputs: list[OutRecord]
     ) -> bool:
+        return self.finish(self.send(consumer, records, outputs))
+
+    def send(
+        self, consumer: Consumer, records: Sequence[Message], outputs: list[OutRecord]
+    ) -> InFlight:
+        """Steps 1 and 2, and step 3 started: `commit_transaction` runs on the call
+        thread while the caller goes on (say, processing the next batch), until
+        `finish`. Nothing else may use the producer before then."""
         producer, raw, t = self._producer, self._producer.raw, self._timeout_s
         offsets = next_offsets(records)
+        inflight = InFlight(consumer, len(records), offsets)
+
+        def start() -> bool | None:
+            self._call(raw.begin_transaction, budget=t)
+            producer.produce_all(outputs, in_transaction=True)
+            group = consumer.consumer_group_metadata()
+            self._call(raw.send_offsets_to_transaction, offsets, group, t, budget=t)
+            inflight.pending = self._calls.submit(raw.commit_transaction, t)
+            return None
+
+        inflight.result = self._guarded(inflight, start)
+        return inflight
+
+    def finish(self, inflight: InFlight) -> bool:
+        """Wait for the transaction `send` left committing; False: nothing of the batch
+        was committed and it must be redone."""
+        if inflight.result is not None:
+            return inflight.result
+        pending, raw, t = inflight.pending, self._producer.raw, self._timeout_s
+        assert pending is not None
+
+        def wait() -> bool:
+            try:
+                self._calls.wait(pending, budget=t)
+            except KafkaException as exc:
+                err = exc.args[0]
+                if not err.retriable():
+                    raise
+                if self._stopping():
+                    raise StopRequested(err.str()) from None
+                self._log.info("transaction_call_retry", error=err.str())
+                self._call(raw.commit_transaction, t, budget=t)
+            self._replacements = 0
+            return True
+
+        result = self._guarded(inflight, wait)
+        inflight.result = bool(result)
+        return inflight.result
+
+    def _guarded(self, inflight: InFlight, step: Callable[[], bool | None]) -> bool | None:
+        """`step` under librdkafka's error classes: abortable aborts (False), fatal or
+        wedged gets a new producer, anything else means restart."""
+        consumer, offsets, raw, t = (
+            inflight.consumer,
+            inflight.offsets,
+            self._producer.raw,
+            self._timeout_s,
+        )
         try:
             try:
-                self._call(raw.begin_transaction, budget=t)
-                producer.produce_all(outputs, in_transaction=True)
-                group = consumer.consumer_group_metadata()
-                self._call(raw.send_offsets_to_transaction, offsets, group, t, budget=t)
-                self._call(raw.commit_transaction, t, budget=t)
-                self._replacements = 0
-                return True
+                return step()
             except KafkaException as exc:
                 err = exc.args[0]
                 if not err.txn_requires_abort():
                     if err.fatal():
                         return self._recover(consumer, offsets, f"fatal: {err.str()}")
                     raise ProcessorFatal(f"transaction failed: {err.str()}") from None
-                self._log.warning("transaction_aborted", error=err.str(), records=len(records))
+                self._log.warning("transaction_aborted", error=err.str(), records=inflight.records)
                 self._call(raw.abort_transaction, t, budget=t)
-                producer.forget_errors()
+                self._producer.forget_errors()
                 return False
         except Wedged as exc:
             return self._recover(consumer, offsets, str(exc))

@@ -10,6 +10,10 @@ input records into output records; the processor owns everything Kafka. Per batc
   4. if that did not commit, seek back to the batch's first offsets, let the handler
      undo the batch (`batch_aborted`) and redo it.
 
+With `overlap_commit` (exactly-once, handlers without state), step 3's last broker
+round trip runs while the next batch is consumed and processed (steps 1-2); that batch
+is produced once the commit is decided (`_Overlapped`).
+
 A handler that cannot answer a batch yet raises `Deferred`: the batch is rewound
 uncommitted and comes again once the handler is ready (the retrainer trains this way).
 
@@ -42,6 +46,7 @@ from prometheus_client import CollectorRegistry
 from core.kafka.commit import (
     AtLeastOnceCommit,
     CommitStrategy,
+    InFlight,
     TransactionalCommit,
     next_offsets,
 )
@@ -160,6 +165,30 @@ class ProcessorOptions:
     offset (exclusive), taken by the caller when the job started. None: run until stop."""
     consumer_overrides: Mapping[str, Any] = field(default_factory=dict)
     """librdkafka options for this consumer only (e.g. `session.timeout.ms`)."""
+    overlap_commit: bool = False
+    """Exactly-once only, and only for a handler without state: process the next batch
+    while the last one's transaction commits (`_Overlapped`)."""
+
+
+@dataclass
+class _Overlapped:
+    """A batch whose transaction is committing while the next batch is processed.
+
+    Its outputs and offsets are in the transaction (sent), and only `commit_transaction`
+    is outstanding. The next batch is produced only after it is decided, so the
+    transactions and their offsets stay in order. If it aborts, both batches are rewound
+    to the earlier one's first offsets and consumed again, and the next batch's outputs
+    (never produced) are dropped. The handler hears `batch_committed` or `batch_aborted`
+    for it after the next batch's `process`: so only a handler without state overlaps.
+    """
+
+    records: list[Message]
+    inflight: InFlight
+    outputs: int
+    consume_s: float
+    process_s: float
+    started: float
+    sent: float
 
 
 class BatchProcessor:
@@ -188,6 +217,7 @@ class BatchProcessor:
         self._held: set[tuple[str, int]] = set()
         self._last_lag_check = 0.0
         self._timeout_s = settings.kafka.timeout_s
+        self._overlapped: _Overlapped | None = None
         self.last_batch_at: float | None = None
         self.assignment: list[str] = []
         """Partitions this process owns now, as `topic[partition]`."""
@@ -209,7 +239,7 @@ class BatchProcessor:
                     settings, transactional_id=txn_id, stopping=self._stopping, **tuning
                 )
 
-            self._commit = TransactionalCommit(
+            self._commit = self._transactional = TransactionalCommit(
                 transactional,
                 name=options.name,
                 timeout_s=self._timeout_s,
@@ -220,6 +250,7 @@ class BatchProcessor:
                 settings, stopping=self._stopping, **_PRODUCER_TUNING
             )
             self._commit = AtLeastOnceCommit(producer, timeout_s=self._timeout_s)
+        self._overlap = options.overlap_commit and options.delivery == "exactly-once"
 
     @property
     def metrics(self) -> ProcessorMetrics:
@@ -248,14 +279,17 @@ class BatchProcessor:
                 started = time.perf_counter()
                 records = self._consume()
                 if not records:
+                    self._settle()
                     self._reach(self._eofs)
                     continue
                 if not self._handler.ready():
+                    self._settle()
                     self._rewind(records)
                     self._sync_pause()
                     continue
                 self._process(records, time.perf_counter() - started)
                 self._maybe_report_lag()
+            self._settle()
         except StopRequested as exc:
             self._log.warning("stopped_while_waiting_on_the_broker", error=str(exc))
         finally:
@@ -302,15 +336,53 @@ class BatchProcessor:
         except Exception as exc:
             outputs = self._on_error(exc, records)
         handled = time.perf_counter()
+        if self._overlap:
+            earlier = self._overlapped
+            if not self._settle():
+                self._rewind([*earlier.records, *records] if earlier else records)
+                return
+            inflight = self._transactional.send(self._consumer, records, outputs)
+            self._overlapped = _Overlapped(
+                records,
+                inflight,
+                len(outputs),
+                consume_s,
+                handled - started,
+                started,
+                handled,
+            )
+            return
         committed = self._commit.commit(self._consumer, records, outputs)
+        self._done(records, len(outputs), consume_s, started, handled, committed)
+
+    def _settle(self) -> bool:
+        """Decide the overlapped batch, if any; False if it aborted (and was rewound)."""
+        overlapped, self._overlapped = self._overlapped, None
+        if overlapped is None:
+            return True
+        committed = self._transactional.finish(overlapped.inflight)
+        o = overlapped
+        self._done(o.records, o.outputs, o.consume_s, o.started, o.sent, committed, o.process_s)
+        return committed
+
+    def _done(
+        self,
+        records: list[Message],
+        outputs: int,
+        consume_s: float,
+        started: float,
+        handled: float,
+        committed: bool,
+        process_s: float | None = None,
+    ) -> None:
         done = time.perf_counter()
         if self._on_batch is not None:
             self._on_batch(
                 BatchTiming(
                     len(records),
-                    len(outputs),
+                    outputs,
                     consume_s,
-                    handled - started,
+                    handled - started if process_s is None else process_s,
                     done - handled,
                     committed,
                 )
@@ -325,7 +397,7 @@ class BatchProcessor:
         self._reach({(tp.topic, tp.partition): tp.offset for tp in next_offsets(records)})
         self._reach(self._eofs)
         m.consumed.labels(n).inc(len(records))
-        m.produced.labels(n).inc(len(outputs))
+        m.produced.labels(n).inc(outputs)
         m.batches.labels(n).inc()
         m.batch_size.labels(n).observe(len(records))
         m.batch_seconds.labels(n).observe(done - started)
@@ -429,6 +501,7 @@ class BatchProcessor:
         return out
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._settle()  # revoked partitions must carry no undecided work
         self._log.info("partitions_revoked", partitions=_describe(partitions))
         self.assignment = []
         self._handler.on_revoked([(tp.topic, tp.partition) for tp in partitions])
@@ -455,6 +528,10 @@ class BatchProcessor:
                 )
 
     def _close(self) -> None:
+        try:
+            self._settle()
+        except (StopRequested, ProcessorFatal) as exc:
+            self._log.warning("overlapped_batch_left_undecided", error=str(exc))
         try:
             self._consumer.close()
         except (KafkaException, RuntimeError) as exc:

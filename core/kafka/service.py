@@ -47,6 +47,8 @@ class ConsumerSpec:
     delivery: Delivery = "exactly-once"
     transactional_id: str | None = None
     transaction_timeout_ms: int = 10000
+    overlap_commit: bool = False
+    """Process the next batch while the last one commits (handlers without state)."""
     started_fields: dict[str, Any] = field(default_factory=dict)
     """Extra fields of the `<service>_started` log line."""
 
@@ -81,6 +83,7 @@ class ConsumerSpec:
             delivery=self.delivery,
             transactional_id=self.transactional_id,
             transaction_timeout_ms=self.transaction_timeout_ms,
+            overlap_commit=self.overlap_commit,
         )
 
 

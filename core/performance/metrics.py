@@ -295,6 +295,49 @@ class MetricState:
             raise MetricStateError("metric state has the wrong number of calibration bins")
         return state
 
+    _ARRAYS = ("positives", "negatives", "probability_fx")
+
+    def scalars(self) -> dict[str, Any]:
+        """`to_dict` without its arrays, which `PerformanceWindows` packs as columns of
+        every state at once (a thousand-bin histogram as JSON text cost more than the
+        batch that filled it)."""
+        return {
+            "score_bins": self.score_bins,
+            "calibration_bins": self.calibration_bins,
+            "predictions": self.predictions,
+            "correct": self.correct,
+            "predicted_positive": self.predicted_positive,
+            "log_loss_fx": self.log_loss_fx,
+            "brier_fx": self.brier_fx,
+        }
+
+    @classmethod
+    def from_parts(
+        cls,
+        scalars: Mapping[str, Any],
+        positives: npt.NDArray[np.int64],
+        negatives: npt.NDArray[np.int64],
+        probability_fx: npt.NDArray[np.int64],
+    ) -> MetricState:
+        """The inverse of `scalars` with the three arrays."""
+        try:
+            state = cls(int(scalars["score_bins"]), int(scalars["calibration_bins"]))
+            state.predictions = int(scalars["predictions"])
+            state.correct = int(scalars["correct"])
+            state.predicted_positive = int(scalars["predicted_positive"])
+            state.log_loss_fx = int(scalars["log_loss_fx"])
+            state.brier_fx = int(scalars["brier_fx"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MetricStateError(f"metric state is unreadable: {exc!r}") from None
+        if positives.shape != negatives.shape or positives.shape != (state.score_bins,):
+            raise MetricStateError("metric state has the wrong number of score bins")
+        if probability_fx.shape != (state.calibration_bins,):
+            raise MetricStateError("metric state has the wrong number of calibration bins")
+        state.positives = positives.astype(np.int64)
+        state.negatives = negatives.astype(np.int64)
+        state.probability_fx = probability_fx.astype(np.int64)
+        return state
+
     def to_bytes(self) -> bytes:
         return pack(self.to_dict())
 
@@ -320,7 +363,8 @@ def _fixed_bincount(
 def _sparse(counts: npt.NDArray[np.int64]) -> list[list[int]]:
     """Non-zero bins as [index, count]: most bins are empty in small windows."""
     nonzero = np.flatnonzero(counts)
-    return [[int(i), int(counts[i])] for i in nonzero]
+    pairs: list[list[int]] = np.stack([nonzero, counts[nonzero]], axis=1).tolist()
+    return pairs
 
 
 def _dense(pairs: Any, size: int) -> npt.NDArray[np.int64]:

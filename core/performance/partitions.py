@@ -35,7 +35,8 @@ from typing import Literal
 
 from core.errors import StreamscoreError
 from core.performance.config import PerformanceConfig
-from core.performance.join import JoinBuffer, JoinCounts, Joined
+from core.performance.decoding import PartitionInput
+from core.performance.join import JoinBuffer, JoinCounts, Joined, JoinedBatch
 from core.performance.metrics import MetricState
 from core.performance.monitor import PerformanceMonitor, WindowResult, judge
 from core.performance.policy import PerformanceAlertPolicy
@@ -182,6 +183,17 @@ class PartitionedMonitor:
         owned.clock.see("outcomes", timestamp)
         self._dirty.add(partition)
         return owned.monitor.add_outcome(outcome, event_time=timestamp)
+
+    def add_batch(self, partition: int, batch: PartitionInput) -> JoinedBatch:
+        """A batch's valid predictions and outcomes of one partition, in arrival order:
+        the same as one `add_prediction` or `add_outcome` each, in one pass."""
+        owned = self._owned(partition)
+        if batch.predictions_seen is not None:
+            owned.clock.see("predictions", batch.predictions_seen)
+        if batch.outcomes_seen is not None:
+            owned.clock.see("outcomes", batch.outcomes_seen)
+        self._dirty.add(partition)
+        return owned.monitor.add_batch(batch.items)
 
     # ------------------------------------------------------------------ time
 

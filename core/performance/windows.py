@@ -24,9 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from core.errors import StreamscoreError
-from core.packing import pack, unpack
+from core.packing import is_columns, pack_columns, unpack, unpack_columns
 from core.performance.join import LabelledPair
 from core.performance.metrics import MetricState, MetricStateError
 
@@ -131,24 +132,85 @@ class PerformanceWindows:
         total.predictions += 1
         return True
 
+    def add_predictions(
+        self, model_name: str, model_version: int, event_times: npt.ArrayLike
+    ) -> int:
+        """`add_prediction` for many predictions of one version at once; returns how
+        many were late."""
+        times = np.asarray(event_times, dtype=np.float64)
+        if times.size == 0:
+            return 0
+        starts = np.floor(times / self.window_seconds) * self.window_seconds
+        closed = starts + self.window_seconds + self.label_delay_s <= self.watermark
+        late = int(np.count_nonzero(closed))
+        counted, counts = np.unique(starts[~closed], return_counts=True)
+        version = int(model_version)
+        for start, count in zip(counted.tolist(), counts.tolist(), strict=True):
+            key = (model_name, version, start)
+            state = self.open.get(key)
+            if state is None:
+                state = self.open[key] = self._empty()
+            state.predictions += count
+        if late < times.size:
+            model = (model_name, version)
+            total = self.cumulative.get(model)
+            if total is None:
+                total = self.cumulative[model] = self._empty()
+            total.predictions += times.size - late
+        self.late += late
+        return late
+
     def add_pairs(self, pairs: Iterable[LabelledPair]) -> int:
         """Add labelled pairs to their windows, vectorised per window; returns how many
         were late."""
-        groups: dict[tuple[str, int, float], list[LabelledPair]] = {}
-        late = 0
+        by_model: dict[ModelKey, list[LabelledPair]] = {}
         for pair in pairs:
-            start = self.window_start(pair.predicted_at)
-            if self._is_closed(start):
-                late += 1
-                continue
-            groups.setdefault((pair.model_name, pair.model_version, start), []).append(pair)
-        for key, members in groups.items():
-            probability = np.fromiter((p.probability for p in members), np.float64, len(members))
-            prediction = np.fromiter((p.prediction for p in members), np.int64, len(members))
-            label = np.fromiter((p.label for p in members), np.int64, len(members))
-            self.open.setdefault(key, self._empty()).update(probability, prediction, label)
-            model = (key[0], key[1])
-            self.cumulative.setdefault(model, self._empty()).update(probability, prediction, label)
+            by_model.setdefault((pair.model_name, pair.model_version), []).append(pair)
+        late = 0
+        for (name, version), members in by_model.items():
+            late += self.add_labelled(
+                name,
+                version,
+                [p.predicted_at for p in members],
+                [p.probability for p in members],
+                [p.prediction for p in members],
+                [p.label for p in members],
+            )
+        return late
+
+    def add_labelled(
+        self,
+        model_name: str,
+        model_version: int,
+        predicted_at: npt.ArrayLike,
+        probability: npt.ArrayLike,
+        prediction: npt.ArrayLike,
+        label: npt.ArrayLike,
+    ) -> int:
+        """Labelled pairs of one version as columns, one vectorised update per window;
+        returns how many were late. A window's state is the same whichever way or order
+        its pairs arrive (`MetricState` sums exactly)."""
+        times = np.asarray(predicted_at, dtype=np.float64)
+        if times.size == 0:
+            return 0
+        p = np.asarray(probability, dtype=np.float64)
+        pred = np.asarray(prediction, dtype=np.int64)
+        y = np.asarray(label, dtype=np.int64)
+        starts = np.floor(times / self.window_seconds) * self.window_seconds
+        closed = starts + self.window_seconds + self.label_delay_s <= self.watermark
+        late = int(np.count_nonzero(closed))
+        version = int(model_version)
+        live = ~closed
+        if late:
+            starts, p, pred, y = starts[live], p[live], pred[live], y[live]
+        if starts.size:
+            for start in np.unique(starts).tolist():
+                members = starts == start
+                key = (model_name, version, start)
+                self.open.setdefault(key, self._empty()).update(
+                    p[members], pred[members], y[members]
+                )
+            self.cumulative.setdefault((model_name, version), self._empty()).update(p, pred, y)
         self.late += late
         return late
 
@@ -169,7 +231,12 @@ class PerformanceWindows:
         return ClosedWindow(name, version, start, start + self.window_seconds, state)
 
     def to_bytes(self) -> bytes:
-        """Checkpoint: open windows, cumulative states and counters; compressed once."""
+        """Checkpoint: open windows, cumulative states and counters; the states'
+        histograms as integer columns (`core.packing.pack_columns`), since every batch
+        writes them."""
+        opened = sorted(self.open.items())
+        totals = sorted(self.cumulative.items())
+        states = [st for _, st in opened] + [st for _, st in totals]
         d = {
             "window_seconds": self.window_seconds,
             "label_delay_s": self.label_delay_s,
@@ -177,13 +244,32 @@ class PerformanceWindows:
             "calibration_bins": self.calibration_bins,
             "watermark": None if math.isinf(self.watermark) else self.watermark,
             "late": self.late,
-            "open": [[n, v, s, st.to_dict()] for (n, v, s), st in sorted(self.open.items())],
-            "cumulative": [[n, v, st.to_dict()] for (n, v), st in sorted(self.cumulative.items())],
+            "open": [[n, v, s, st.scalars()] for (n, v, s), st in opened],
+            "cumulative": [[n, v, st.scalars()] for (n, v), st in totals],
         }
-        return pack(d)
+        columns = {
+            name: np.concatenate([getattr(st, name) for st in states])
+            if states
+            else np.zeros(0, np.int64)
+            for name in MetricState._ARRAYS
+        }
+        return pack_columns(d, columns)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PerformanceWindows:
+        if is_columns(data):
+            d, columns = unpack_columns(data, PerformanceWindowsError, "window checkpoint")
+            try:
+                windows = cls(
+                    window_seconds=d["window_seconds"],
+                    label_delay_s=d["label_delay_s"],
+                    score_bins=int(d["score_bins"]),
+                    calibration_bins=int(d["calibration_bins"]),
+                )
+                windows._restore_columns(d, columns)
+            except (ValueError, KeyError, TypeError, MetricStateError) as exc:
+                raise PerformanceWindowsError(f"window checkpoint is unreadable: {exc!r}") from None
+            return windows
         d = unpack(data, PerformanceWindowsError, "window checkpoint")
         try:
             windows = cls(
@@ -196,6 +282,33 @@ class PerformanceWindows:
         except (ValueError, KeyError, TypeError, MetricStateError) as exc:
             raise PerformanceWindowsError(f"window checkpoint is unreadable: {exc!r}") from None
         return windows
+
+    def _restore_columns(
+        self, d: Mapping[str, Any], columns: Mapping[str, npt.NDArray[Any]]
+    ) -> None:
+        if d["watermark"] is not None:
+            self.watermark = float(d["watermark"])
+        self.late = int(d["late"])
+        bins, calibration = self.score_bins, self.calibration_bins
+        positives = columns["positives"].reshape(-1, bins)
+        negatives = columns["negatives"].reshape(-1, bins)
+        probability = columns["probability_fx"].reshape(-1, calibration)
+        if (
+            not len(positives)
+            == len(negatives)
+            == len(probability)
+            == len(d["open"]) + len(d["cumulative"])
+        ):
+            raise ValueError("window checkpoint holds a different number of states and arrays")
+        for i, (name, version, start, scalars) in enumerate(d["open"]):
+            self.open[(str(name), int(version), float(start))] = MetricState.from_parts(
+                scalars, positives[i], negatives[i], probability[i]
+            )
+        offset = len(d["open"])
+        for i, (name, version, scalars) in enumerate(d["cumulative"], start=offset):
+            self.cumulative[(str(name), int(version))] = MetricState.from_parts(
+                scalars, positives[i], negatives[i], probability[i]
+            )
 
     def _restore(self, d: Mapping[str, Any]) -> None:
         if d["watermark"] is not None:
