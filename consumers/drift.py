@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from core.drift.judge import Reference, iso, judge, write_report
 from core.drift.policy import AlertPolicy
+from core.drift.report import DriftReport
 from core.drift.windows import Window, WindowManager
 from core.event_columns import decode_columns
 from core.follower import ProductionFollower
@@ -56,6 +58,30 @@ class DriftMetrics:
             "Model version whose profile is used",
             registry=registry,
         )
+        self.feature_statistic = Gauge(
+            "streamscore_drift_feature_statistic",
+            "The latest judged window's statistic per feature and test (psi, ks, ...)",
+            ["feature", "test"],
+            registry=registry,
+        )
+        self.feature_drifting = Gauge(
+            "streamscore_drift_feature_drifting",
+            "1 when the latest judged window found the feature drifting",
+            ["feature"],
+            registry=registry,
+        )
+
+    def observe(self, report: DriftReport) -> None:
+        """Per feature, the figures of a judged window (a skipped one changes nothing)."""
+        if not report.judged:
+            return
+        for feature in report.features:
+            if not feature.analysed:
+                continue
+            for test in feature.tests:
+                if math.isfinite(test.statistic):
+                    self.feature_statistic.labels(feature.name, test.name).set(test.statistic)
+            self.feature_drifting.labels(feature.name).set(int(feature.drift))
 
 
 class DriftHandler(BatchHandler):
@@ -169,6 +195,7 @@ class DriftHandler(BatchHandler):
         for window in closed:
             judged = judge(window, reference, self.policy, self._config, model_name=self._name)
             self._metrics.windows.labels(judged.verdict).inc()
+            self._metrics.observe(judged.report)
             self._log.info(
                 "window_closed",
                 window_start=iso(window.start),
