@@ -80,9 +80,9 @@ class DemoSnapshot:
 
 def render(s: DemoSnapshot) -> RenderableType:
     """The live view: throughput and health on top, then drift, quality and the loop."""
-    title = f"streamscore demo · {s.elapsed_s:.1f} s · {s.step}"
+    title = f"streamscore demo · {s.elapsed_s:.1f} s"
     return Group(
-        Panel(_flow(s), title=title, title_align="left"),
+        Panel(Group(Text(s.step, style="bold cyan"), _flow(s)), title=title, title_align="left"),
         _side_by_side(
             Panel(_drift(s), title="Drift, latest judged window (PSI)", title_align="left"),
             Panel(_quality(s), title="Live ROC AUC per version", title_align="left"),
@@ -176,7 +176,7 @@ def _loop(s: DemoSnapshot) -> RenderableType:
         )
     for d in s.decisions[-MAX_LINES:]:
         style = "green" if d.outcome == "promoted" else ""
-        table.add_row(Text(f"retrain {d.outcome}", style=style), f"{d.reason}{_challenger(d)}")
+        table.add_row(Text(f"retrain {d.outcome}", style=style), d.reason)
     if not s.alerts and not s.decisions:
         return Text("no alert yet: the retrainer is waiting", style="dim")
     return table

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 from streamscore.cli.runtime import settings_for
 from streamscore.demo import run_demo
@@ -30,6 +31,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("--keep-broker", action="store_true", help="leave the broker running")
     parser.add_argument("--json", action="store_true", help="print the result as JSON only")
+    parser.add_argument(
+        "--frame",
+        type=Path,
+        metavar="FILE",
+        help="also write one frame of the live view, as text, to FILE",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -44,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
         rate=args.rate or None,
         keep_broker=args.keep_broker,
         out=None if args.json else sys.stdout,
+        frame=args.frame,
     )
     if args.json:
         print(json.dumps(dataclasses.asdict(result), default=str))
