@@ -13,13 +13,12 @@ the first one's data.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +52,7 @@ from producers.invalid import InvalidMix
 from producers.messages import event_messages
 from producers.publisher import publish
 from producers.scenarios import PRESETS, Scenario
+from streamscore.interruption import Interruption
 from streamscore.live_display import Display, SilentDisplay, display_for, frame_text
 from streamscore.live_feed import LiveFeed
 
@@ -94,12 +94,15 @@ class Narrator:
     """Numbered steps for a person, through the display (live view, plain lines or
     nothing under --json); the current step titles the live view."""
 
-    def __init__(self, display: Display) -> None:
+    def __init__(self, display: Display, interruption: Interruption) -> None:
         self._display = display
+        self._interruption = interruption
         self._step = 0
         self.current = ""
 
     def step(self, text: str) -> None:
+        """Each step starts where stopping is safe: a Ctrl-C asked for stops it here."""
+        self._interruption.check()
         self._step += 1
         self.current = f"[{self._step}] {text}"
         self.say(f"\n{self.current}")
@@ -120,15 +123,24 @@ def run_demo(
 ) -> DemoResult:
     """The whole loop; on any exit (Ctrl-C and SIGTERM among them) the processes stop and
     a broker the demo started is stopped, so nothing is left running."""
-    with _sigterm_interrupts(), ExitStack() as cleanup:
+    with Interruption() as interruption, ExitStack() as cleanup:
         return _run_demo(
-            settings, cleanup, events, rate, invalid_rate, keep_broker, display_for(out), frame
+            settings,
+            cleanup,
+            interruption,
+            events,
+            rate,
+            invalid_rate,
+            keep_broker,
+            display_for(out),
+            frame,
         )
 
 
 def _run_demo(
     settings: Settings,
     cleanup: ExitStack,
+    interruption: Interruption,
     events: int,
     rate: float | None,
     invalid_rate: float,
@@ -137,7 +149,7 @@ def _run_demo(
     frame: Path | None,
 ) -> DemoResult:
     started = time.monotonic()
-    say = Narrator(display)
+    say = Narrator(display, interruption)
     home = settings.state_dir / "demo"
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "demo.log"
@@ -150,7 +162,7 @@ def _run_demo(
         broker = LocalBroker(settings.state_dir / "broker")
         was_running = broker.status() is not None
         if not was_running and not keep_broker:
-            cleanup.callback(_stop_broker, broker, say)
+            cleanup.callback(_stop_broker, broker, say, interruption)
         state = broker.start()
         settings.kafka.bootstrap_servers = state.bootstrap
         say.say(
@@ -240,16 +252,25 @@ def _run_demo(
     mix = InvalidMix(seed=7, rate=invalid_rate)
 
     def send(n: int, start: int) -> tuple[int, int]:
-        report = publish(
-            producer,
-            event_messages(generator, n, start, mix),
-            events_topic=settings.topics.events,
-            outcomes_topic=settings.topics.outcomes,
-            rate=rate,
-            total=n,
-            progress=False,  # the display shows the flow
-        )
-        return report.events.acknowledged, sum(report.invalid.values())
+        """In chunks, so a Ctrl-C stops the stream within a chunk."""
+        acknowledged = invalid = 0
+        for offset in range(0, n, CHUNK):
+            interruption.check()
+            size = min(CHUNK, n - offset)
+            report = publish(
+                producer,
+                event_messages(generator, size, start + offset, mix),
+                events_topic=settings.topics.events,
+                outcomes_topic=settings.topics.outcomes,
+                rate=rate,
+                total=size,
+                progress=False,  # the display shows the flow
+            )
+            if report.interrupted:
+                raise KeyboardInterrupt
+            acknowledged += report.events.acknowledged
+            invalid += sum(report.invalid.values())
+        return acknowledged, invalid
 
     say.step(
         f"Publish {stable:,} stable events with their outcomes ({invalid_rate:.0%} malformed "
@@ -257,7 +278,7 @@ def _run_demo(
     )
     sent, invalid = send(stable, 0)
     # The retrainer cools down after any promotion, v1's included: drift starts after it.
-    time.sleep(max(0.0, promoted_at + DEMO_COOLDOWN_S - time.monotonic()))
+    interruption.sleep(promoted_at + DEMO_COOLDOWN_S - time.monotonic())
     say.step("Monthly charges drift up from here; publish until the loop closes")
     watch = _Watch(settings)
     processes.callback(watch.close)
@@ -282,13 +303,14 @@ def _run_demo(
         frame.write_text(frame_text(feed.latest), encoding="utf-8")
 
     say.step("Read back what streamscore published (read_committed)")
-    predictions = _read(settings, settings.topics.predictions, sent - invalid, 120)
-    dead = _read(settings, settings.topics.dlq, invalid, 30)
-    alerts = _read(settings, settings.topics.alerts, 1, 30)
-    performance_alerts = _read(settings, settings.topics.performance_alerts, 1, 3)
+    check = interruption.check
+    predictions = _read(settings, settings.topics.predictions, sent - invalid, 120, check)
+    dead = _read(settings, settings.topics.dlq, invalid, 30, check)
+    alerts = _read(settings, settings.topics.alerts, 1, 30, check)
+    performance_alerts = _read(settings, settings.topics.performance_alerts, 1, 3, check)
     decisions = [
         RetrainDecision.model_validate_json(m.value())
-        for m in _read(settings, settings.topics.retrain_decisions, len(decisions), 10)
+        for m in _read(settings, settings.topics.retrain_decisions, len(decisions), 10, check)
     ]
     processes.close()
 
@@ -408,37 +430,11 @@ def _stop_processes(stop: threading.Event, threads: list[threading.Thread]) -> N
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _stop_broker(broker: LocalBroker, say: Narrator) -> None:
+def _stop_broker(broker: LocalBroker, say: Narrator, interruption: Interruption) -> None:
     """A broker this run started is stopped on every exit, a second Ctrl-C included."""
-    with _signals_ignored():
+    with interruption.shielded():
         if broker.stop() is not None:
             say.say("\nBroker stopped (use --keep-broker to leave it running).")
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the demo as Ctrl-C does, so the same cleanup runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _signals_ignored() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _starting(scenario: Scenario, index: int) -> Scenario:
@@ -453,13 +449,16 @@ def _background(name: str, target: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def _read(settings: Settings, topic: str, expected: int, timeout_s: float) -> list[Any]:
+def _read(
+    settings: Settings, topic: str, expected: int, timeout_s: float, check: Callable[[], None]
+) -> list[Any]:
     consumer = Consumer(consumer_config(settings, f"demo-reader-{time.time_ns()}"))
     consumer.subscribe([topic])
     out: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline and len(out) < expected:
+            check()
             out.extend(m for m in consumer.consume(2000, 0.5) if m.error() is None)
     finally:
         consumer.close()
