@@ -13,6 +13,7 @@ the first one's data.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -158,6 +159,8 @@ def _run_demo(
 
     say.step("Kafka broker")
     broker: LocalBroker | None = None
+    if not settings.kafka.bootstrap_servers:  # as the command's help says: the env var first
+        settings.kafka.bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if not settings.kafka.bootstrap_servers:
         broker = LocalBroker(settings.state_dir / "broker")
         was_running = broker.status() is not None
