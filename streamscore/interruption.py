@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM for a program that must clean up: a request, honoured at safe points.
+"""Ctrl-C, SIGTERM and SIGHUP for a program that must clean up: a request, honoured at safe points.
 
 Raising KeyboardInterrupt from the signal handler would land wherever the main thread
 is, inside confluent-kafka's C code among other places, where it can surface as an
@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""SIGHUP too: closing the terminal window must not leave the broker running."""
 
 
 class Interruption:
