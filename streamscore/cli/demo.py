@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "publish a stream with outcomes and bad events, then a drift: the alert fires, "
             "the retrainer reads the labelled events back, gates and promotes a "
             "challenger, and the scorer switches to it. Shows predictions, dead letters, "
-            "the alert and the retrain decision."
+            "the alert and the retrain decision: as a live view on a terminal, as a "
+            "progress line every two seconds elsewhere."
         ),
     )
     parser.add_argument("--events", type=int, default=20_000, help="events to publish (20000)")
@@ -43,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _run(args: argparse.Namespace) -> int:
     if args.events < 2:
         print("streamscore demo: error: --events must be at least 2", file=sys.stderr)
+        return 2
+    if args.frame is not None and not args.frame.parent.is_dir():
+        print(f"streamscore demo: error: --frame: no folder {args.frame.parent}", file=sys.stderr)
         return 2
     settings = settings_for(args, "demo")
     result = run_demo(
