@@ -30,6 +30,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 
 
 def demo_env(state_dir: Path, bootstrap: str) -> dict[str, str]:
+    state_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMSCORE_")}
     env["STREAMSCORE_STATE_DIR"] = str(state_dir)
     env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap

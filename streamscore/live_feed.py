@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
 from confluent_kafka import Consumer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -307,8 +308,10 @@ class LiveFeed:
             topics.performance_alerts: self._builder.add_performance_alert,
             topics.retrain_decisions: self._builder.add_decision,
         }
+        ticks, cpu_started, wall_started = 0, time.thread_time(), time.monotonic()
         try:
             while not self._stop.is_set():
+                ticks += 1
                 began = time.monotonic()
                 for m in consumer.consume(100, 0):
                     if m.error() is None:
@@ -321,3 +324,10 @@ class LiveFeed:
                 self._stop.wait(max(0.0, self._period_s - (time.monotonic() - began)))
         finally:
             consumer.close()
+            wall = time.monotonic() - wall_started
+            structlog.get_logger("live_feed").info(
+                "live_feed_stopped",
+                ticks=ticks,
+                seconds=round(wall, 1),
+                cpu_seconds=round(time.thread_time() - cpu_started, 3),  # its own cost
+            )
