@@ -64,6 +64,12 @@ class DriftMetrics:
             ["feature", "test"],
             registry=registry,
         )
+        self.feature_drifting = Gauge(
+            "streamscore_drift_feature_drifting",
+            "1 when the latest judged window found the feature drifting",
+            ["feature"],
+            registry=registry,
+        )
         # Exported at 0 before the first one, so a rule's increase() counts it.
         for severity in get_args(Severity):
             self.alerts.labels(severity)
@@ -79,6 +85,7 @@ class DriftMetrics:
             for test in feature.tests:
                 if math.isfinite(test.statistic):
                     self.statistic.labels(feature.name, test.name).set(test.statistic)
+            self.feature_drifting.labels(feature.name).set(int(feature.drift))
 
 
 class DriftHandler(BatchHandler):

@@ -13,11 +13,13 @@ the first one's data.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,11 +53,20 @@ from producers.invalid import InvalidMix
 from producers.messages import event_messages
 from producers.publisher import publish
 from producers.scenarios import PRESETS, Scenario
+from streamscore.interruption import Interruption
+from streamscore.live_display import Display, SilentDisplay, display_for, frame_text
+from streamscore.live_feed import LiveFeed
 
 DEMO_COOLDOWN_S = 15.0
 """The retrainer's cooldown after a promotion, short so the demo fits in a minute."""
 CHUNK = 2000
 """Drifted events are published in chunks of this many, watching for the decision."""
+LIVE_PERIOD_S = 0.33
+"""The live view is redrawn this often on a terminal."""
+PLAIN_PERIOD_S = 1.0
+"""Off a terminal the feed samples this often (and prints every `PLAIN_EVERY_S`)."""
+STOP_GRACE_S = 30.0
+"""How long the processes get, together, to finish their batch in hand at the end."""
 
 
 @dataclass
@@ -76,22 +87,29 @@ class DemoResult:
     alert_to_new_version_s: float | None = None
     """From the first alert landing on drift-alerts to the first prediction by the
     promoted challenger on churn-predictions (broker timestamps)."""
+    log_path: str = ""
+    """Every process's JSON log lines."""
 
 
 class Narrator:
-    """Numbered steps for a person on a terminal; silent when --json is asked."""
+    """Numbered steps for a person, through the display (live view, plain lines or
+    nothing under --json); the current step titles the live view."""
 
-    def __init__(self, out: TextIO | None) -> None:
-        self._out = out
+    def __init__(self, display: Display, interruption: Interruption) -> None:
+        self._display = display
+        self._interruption = interruption
         self._step = 0
+        self.current = ""
 
     def step(self, text: str) -> None:
+        """Each step starts where stopping is safe: a Ctrl-C asked for stops it here."""
+        self._interruption.check()
         self._step += 1
-        self.say(f"\n[{self._step}] {text}")
+        self.current = f"[{self._step}] {text}"
+        self.say(f"\n{self.current}")
 
     def say(self, text: str) -> None:
-        if self._out is not None:
-            print(text, file=self._out, flush=True)
+        self._display.say(text)
 
 
 def run_demo(
@@ -102,28 +120,58 @@ def run_demo(
     invalid_rate: float = 0.02,
     keep_broker: bool = False,
     out: TextIO | None = sys.stdout,
+    frame: Path | None = None,
+) -> DemoResult:
+    """The whole loop; on any exit (Ctrl-C and SIGTERM among them) the processes stop and
+    a broker the demo started is stopped, so nothing is left running."""
+    with Interruption() as interruption, ExitStack() as cleanup:
+        return _run_demo(
+            settings,
+            cleanup,
+            interruption,
+            events,
+            rate,
+            invalid_rate,
+            keep_broker,
+            display_for(out),
+            frame,
+        )
+
+
+def _run_demo(
+    settings: Settings,
+    cleanup: ExitStack,
+    interruption: Interruption,
+    events: int,
+    rate: float | None,
+    invalid_rate: float,
+    keep_broker: bool,
+    display: Display,
+    frame: Path | None,
 ) -> DemoResult:
     started = time.monotonic()
-    say = Narrator(out)
+    say = Narrator(display, interruption)
     home = settings.state_dir / "demo"
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "demo.log"
-    log_file = log_path.open("a", encoding="utf-8")
+    log_file = cleanup.enter_context(log_path.open("a", encoding="utf-8"))
     configure_logging("demo", "info", "json", stream=log_file)
 
     say.step("Kafka broker")
     broker: LocalBroker | None = None
+    if not settings.kafka.bootstrap_servers:  # as the command's help says: the env var first
+        settings.kafka.bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if not settings.kafka.bootstrap_servers:
         broker = LocalBroker(settings.state_dir / "broker")
         was_running = broker.status() is not None
+        if not was_running and not keep_broker:
+            cleanup.callback(_stop_broker, broker, say, interruption)
         state = broker.start()
         settings.kafka.bootstrap_servers = state.bootstrap
         say.say(
             f"    local Apache Kafka (KRaft) {'already running' if was_running else 'started'} "
             f"at {state.bootstrap}"
         )
-        if was_running:
-            keep_broker = True
     else:
         say.say(f"    using {settings.kafka.bootstrap_servers}")
 
@@ -172,13 +220,28 @@ def run_demo(
     _train(registry, name, seed=1, reason="initial model", say=say)
     promoted_at = time.monotonic()
 
+    processes = cleanup.enter_context(ExitStack())
     stop = threading.Event()
-    threads = [
+    threads: list[threading.Thread] = []
+    processes.callback(_stop_processes, stop, threads)
+    threads += [
         _background("scorer", lambda: run_scorer(settings, stop)),
         _background("drift", lambda: run_drift(settings, stop)),
         _background("monitor", lambda: run_monitor(settings, stop)),
         _background("retrainer", lambda: run_retrainer(settings, stop)),
     ]
+    feed = LiveFeed(
+        settings,
+        log_path,
+        step=lambda: say.current,
+        show=display.show,
+        period_s=LIVE_PERIOD_S if display.live else PLAIN_PERIOD_S,
+        started=started,
+    )
+    if frame is not None or not isinstance(display, SilentDisplay):
+        processes.callback(display.close)
+        processes.callback(feed.stop)
+        feed.start()
     say.step(
         "Scorer, drift watcher, performance monitor and retrainer running (logs: "
         + str(log_path)
@@ -190,19 +253,27 @@ def run_demo(
     generator = ChurnGenerator(seed=7, scenarios=[_starting(drift, stable)])
     producer = CheckedProducer.from_settings(settings, raise_failures=False)
     mix = InvalidMix(seed=7, rate=invalid_rate)
-    progress = out is not None and out.isatty()
 
     def send(n: int, start: int) -> tuple[int, int]:
-        report = publish(
-            producer,
-            event_messages(generator, n, start, mix),
-            events_topic=settings.topics.events,
-            outcomes_topic=settings.topics.outcomes,
-            rate=rate,
-            total=n,
-            progress=progress,
-        )
-        return report.events.acknowledged, sum(report.invalid.values())
+        """In chunks, so a Ctrl-C stops the stream within a chunk."""
+        acknowledged = invalid = 0
+        for offset in range(0, n, CHUNK):
+            interruption.check()
+            size = min(CHUNK, n - offset)
+            report = publish(
+                producer,
+                event_messages(generator, size, start + offset, mix),
+                events_topic=settings.topics.events,
+                outcomes_topic=settings.topics.outcomes,
+                rate=rate,
+                total=size,
+                progress=False,  # the display shows the flow
+            )
+            if report.interrupted:
+                raise KeyboardInterrupt
+            acknowledged += report.events.acknowledged
+            invalid += sum(report.invalid.values())
+        return acknowledged, invalid
 
     say.step(
         f"Publish {stable:,} stable events with their outcomes ({invalid_rate:.0%} malformed "
@@ -210,9 +281,10 @@ def run_demo(
     )
     sent, invalid = send(stable, 0)
     # The retrainer cools down after any promotion, v1's included: drift starts after it.
-    time.sleep(max(0.0, promoted_at + DEMO_COOLDOWN_S - time.monotonic()))
+    interruption.sleep(promoted_at + DEMO_COOLDOWN_S - time.monotonic())
     say.step("Monthly charges drift up from here; publish until the loop closes")
     watch = _Watch(settings)
+    processes.callback(watch.close)
     decisions: list[RetrainDecision] = []
     index = stable
     while not any(d.outcome == "promoted" for d in decisions) and index < stable + 30 * CHUNK:
@@ -230,20 +302,20 @@ def run_demo(
     say.step(f"Publish {tail:,} more drifted events: the scorer now serves the challenger")
     n_sent, n_invalid = send(tail, index)
     sent, invalid = sent + n_sent, invalid + n_invalid
+    if frame is not None and feed.latest is not None:
+        frame.write_text(frame_text(feed.latest), encoding="utf-8")
 
     say.step("Read back what streamscore published (read_committed)")
-    predictions = _read(settings, settings.topics.predictions, sent - invalid, 120)
-    dead = _read(settings, settings.topics.dlq, invalid, 30)
-    alerts = _read(settings, settings.topics.alerts, 1, 30)
-    performance_alerts = _read(settings, settings.topics.performance_alerts, 1, 3)
+    check = interruption.check
+    predictions = _read(settings, settings.topics.predictions, sent - invalid, 120, check)
+    dead = _read(settings, settings.topics.dlq, invalid, 30, check)
+    alerts = _read(settings, settings.topics.alerts, 1, 30, check)
+    performance_alerts = _read(settings, settings.topics.performance_alerts, 1, 3, check)
     decisions = [
         RetrainDecision.model_validate_json(m.value())
-        for m in _read(settings, settings.topics.retrain_decisions, len(decisions), 10)
+        for m in _read(settings, settings.topics.retrain_decisions, len(decisions), 10, check)
     ]
-    stop.set()
-    watch.close()
-    for thread in threads:
-        thread.join(60)
+    processes.close()
 
     parsed = [json.loads(m.value()) for m in predictions]
     new = next((d.challenger_version for d in decisions if d.outcome == "promoted"), None)
@@ -273,12 +345,9 @@ def run_demo(
         alert_to_new_version_s=(first_new - first_alert) / 1000
         if first_new is not None and first_alert is not None
         else None,
+        log_path=str(log_path),
     )
     _summarize(result, sent - invalid, say)
-    if broker is not None and not keep_broker:
-        broker.stop()
-        say.say("\nBroker stopped (use --keep-broker to leave it running).")
-    log_file.close()
     return result
 
 
@@ -355,6 +424,22 @@ class _Watch:
         self._consumer.close()
 
 
+def _stop_processes(stop: threading.Event, threads: list[threading.Thread]) -> None:
+    """Each process finishes its batch in hand and leaves; one still busy after the
+    grace period is a daemon thread, gone with the demo."""
+    stop.set()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _stop_broker(broker: LocalBroker, say: Narrator, interruption: Interruption) -> None:
+    """A broker this run started is stopped on every exit, a second Ctrl-C included."""
+    with interruption.shielded():
+        if broker.stop() is not None:
+            say.say("\nBroker stopped (use --keep-broker to leave it running).")
+
+
 def _starting(scenario: Scenario, index: int) -> Scenario:
     from dataclasses import replace
 
@@ -367,13 +452,16 @@ def _background(name: str, target: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def _read(settings: Settings, topic: str, expected: int, timeout_s: float) -> list[Any]:
+def _read(
+    settings: Settings, topic: str, expected: int, timeout_s: float, check: Callable[[], None]
+) -> list[Any]:
     consumer = Consumer(consumer_config(settings, f"demo-reader-{time.time_ns()}"))
     consumer.subscribe([topic])
     out: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline and len(out) < expected:
+            check()
             out.extend(m for m in consumer.consume(2000, 0.5) if m.error() is None)
     finally:
         consumer.close()
@@ -410,7 +498,7 @@ def _summarize(r: DemoResult, expected: int, say: Narrator) -> None:
         for alert in r.alerts:
             say.say(
                 f"    drift alert ({alert['severity']}): {', '.join(alert['drifting_features'])} "
-                f"on model v{alert['model_version']}; report {Path(alert['report_path'])}"
+                f"on model v{alert['model_version']}"
             )
     else:
         say.say("    no drift alert was raised")
@@ -435,4 +523,9 @@ def _summarize(r: DemoResult, expected: int, say: Narrator) -> None:
             f"    from the first alert to the first prediction by the retrained version: "
             f"{r.alert_to_new_version_s:.1f} s"
         )
+    reports = [a["report_path"] for a in r.alerts if a.get("report_path")]
+    for path in reports:
+        say.say(f"    drift report: {path}")
+    if r.log_path:
+        say.say(f"    logs of every process: {r.log_path}")
     say.say(f"    done in {r.seconds} s")

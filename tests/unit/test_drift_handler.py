@@ -123,3 +123,25 @@ def test_a_first_batch_aborted_leaves_empty_windows(tmp_path: Path) -> None:
     assert h.windows is not None
     assert h.windows.seen == 0
     assert not h.windows.open
+
+
+def test_each_judged_window_sets_the_drift_statistic_per_feature_on_metrics(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path)
+    register(settings, 1)
+    registry = CollectorRegistry()
+    store = CheckpointStore(settings, settings.topics.drift_state, settings.drift.group_id)
+    h = DriftHandler(settings, follower(settings), DriftMetrics(registry), store)
+    h.idle()
+    for i in range(3):
+        h.process(records(1000, start=i * 1000, shifted=True))
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("streamscore_drift_feature_drifting", feature="monthly_charges") == 1
+    assert value("streamscore_drift_feature_drifting", feature="tenure_months") == 0
+    psi = value("streamscore_drift_statistic", feature="monthly_charges", test="psi")
+    assert psi is not None
+    assert psi > settings.drift.psi_threshold
