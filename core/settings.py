@@ -96,6 +96,11 @@ class TopicsConfig(BaseModel):
     """One record per closed performance window and model version (`streamscore monitor`)."""
     monitor_state: str = "streamscore-monitor-state"
     """Internal: the performance monitor's checkpoints (compacted, one key per partition)."""
+    drift_partials: str = "streamscore-drift-partials"
+    """Internal: drift watchers' window shares per input partition, for the one judge
+    per group that merges them (docs/scaling.md)."""
+    monitor_partials: str = "streamscore-monitor-partials"
+    """Internal: performance monitors' window shares per input partition, for the judge."""
 
     def retrain_inputs(self, configured: list[str] | None) -> list[str]:
         """The retrainer's alert topics: `retrain.alert_topics`, else drift and performance
@@ -116,6 +121,8 @@ class TopicsConfig(BaseModel):
             self.drift_state,
             self.performance,
             self.monitor_state,
+            self.drift_partials,
+            self.monitor_partials,
         ]
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from core.kafka.commit import AtLeastOnceCommit, CommitStrategy, TransactionalCommit
@@ -156,7 +156,10 @@ class BatchProcessor:
         *,
         registry: CollectorRegistry | None = None,
         on_batch: Callable[[BatchTiming], None] | None = None,
+        metrics: ProcessorMetrics | None = None,
     ) -> None:
+        """`metrics`: shared with another processor of the same process (labelled by
+        name), else made on `registry`."""
         self._name = options.name
         self._topics = list(options.topics)
         self._handler = handler
@@ -165,7 +168,7 @@ class BatchProcessor:
         self._batch_size = options.batch_size
         self._timeout = options.batch_timeout_s
         self._log = structlog.get_logger("processor").bind(consumer=options.name)
-        self._metrics = ProcessorMetrics.create(registry or CollectorRegistry())
+        self._metrics = metrics or ProcessorMetrics.create(registry or CollectorRegistry())
         self._stop = threading.Event()
         self._run_stop = self._stop
         self._paused = False
@@ -192,6 +195,7 @@ class BatchProcessor:
                 name=options.name,
                 timeout_s=self._timeout_s,
                 stopping=self._stopping,
+                transactional_id=txn_id,
             )
         else:
             producer = CheckedProducer.from_settings(
@@ -235,6 +239,10 @@ class BatchProcessor:
                 self._maybe_report_lag()
         except StopRequested as exc:
             self._log.warning("stopped_while_waiting_on_the_broker", error=str(exc))
+        except KafkaException as exc:
+            # Whatever librdkafka raises that the commit strategies did not turn into a
+            # named error (a fatal init, a fenced producer): one line, not a traceback.
+            raise ProcessorFatal(f"{self._name}: Kafka error: {_reason(exc)}") from None
         finally:
             self._close()
 
@@ -414,12 +422,21 @@ class BatchProcessor:
                 )
 
     def _close(self) -> None:
+        """Never raises: an error here would hide the one that ended the loop."""
         try:
             self._consumer.close()
         except (KafkaException, RuntimeError) as exc:
             self._log.warning("consumer_close_failed", error=str(exc))
-        self._commit.close()
+        try:
+            self._commit.close()
+        except (KafkaException, RuntimeError) as exc:
+            self._log.warning("producer_close_failed", error=_reason(exc))
         self._log.info("processor_stopped")
+
+
+def _reason(exc: BaseException) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if isinstance(error, KafkaError) else str(exc)
 
 
 def _describe(partitions: list[TopicPartition]) -> list[str]:
