@@ -266,7 +266,9 @@ def run_drift(settings: Settings, stop: threading.Event) -> None:
     metrics: dict[int, DriftMetrics] = {}
 
     def shared(registry: CollectorRegistry) -> DriftMetrics:
-        return metrics.setdefault(id(registry), DriftMetrics(registry))
+        if id(registry) not in metrics:
+            metrics[id(registry)] = DriftMetrics(registry)
+        return metrics[id(registry)]
 
     announcer = CheckedProducer.from_settings(settings)
 

@@ -20,6 +20,7 @@ from consumers.drift_metrics import SERVICE, DriftMetrics
 from core.drift.judge import Reference, iso, judge, write_report
 from core.drift.partitioned import merge_windows, read_window
 from core.drift.policy import AlertPolicy
+from core.drift.window_record import DriftWindow
 from core.drift.window_state import WindowStateError
 from core.drift.windows import Window
 from core.errors import StreamscoreError
@@ -57,6 +58,7 @@ class DriftJudge(BatchHandler):
         self._registry = registry
         self._log = structlog.get_logger(SERVICE).bind(role="judge")
         self._reports = settings.state_dir / "reports"
+        self._windows = settings.topics.drift_windows
         self._references: dict[tuple[str, int], Reference] = {}
         self.board: MergeBoard[Window] | None = None
         self.policy = AlertPolicy(self._config)
@@ -137,8 +139,13 @@ class DriftJudge(BatchHandler):
             reason=judged.decision.reason,
             model_version=reference.version,
         )
+        record = DriftWindow.from_judgement(
+            judged, final.model_name, final.model_version, final.partitions
+        )
+        key = final.model_name.encode()
+        out = [OutRecord(self._windows, record.model_dump_json().encode(), key, _HEADERS)]
         if judged.alert is None:
-            return []
+            return out
         alert = write_report(judged, self._reports)
         self._metrics.alerts.labels(alert.severity).inc()
         self._log.warning(
@@ -149,7 +156,7 @@ class DriftJudge(BatchHandler):
             report_path=alert.report_path,
         )
         value = alert.model_dump_json().encode()
-        return [OutRecord(self._settings.topics.alerts, value, final.model_name.encode(), _HEADERS)]
+        return [*out, OutRecord(self._settings.topics.alerts, value, key, _HEADERS)]
 
     def _reference(self, name: str, version: int) -> Reference:
         key = (name, version)

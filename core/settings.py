@@ -96,6 +96,8 @@ class TopicsConfig(BaseModel):
     """One record per closed performance window and model version (`streamscore monitor`)."""
     monitor_state: str = "streamscore-monitor-state"
     """Internal: the performance monitor's checkpoints (compacted, one key per partition)."""
+    drift_windows: str = "drift-windows"
+    """The drift judge's verdict on every closed window (alerts are on `alerts`)."""
     drift_partials: str = "streamscore-drift-partials"
     """Internal: drift watchers' window shares per input partition, for the one judge
     per group that merges them (docs/scaling.md)."""
@@ -121,6 +123,7 @@ class TopicsConfig(BaseModel):
             self.drift_state,
             self.performance,
             self.monitor_state,
+            self.drift_windows,
             self.drift_partials,
             self.monitor_partials,
         ]
