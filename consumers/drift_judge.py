@@ -10,7 +10,7 @@ exactly once. How windows become final: `core.merge_board`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -24,7 +24,7 @@ from core.drift.window_record import DriftWindow
 from core.drift.window_state import WindowStateError
 from core.drift.windows import Window
 from core.errors import StreamscoreError
-from core.kafka.admin import require_copartitioned
+from core.kafka.admin import input_partitions
 from core.kafka.changelog import WHOLE_GROUP, CheckpointStore
 from core.kafka.instance import transactional_id
 from core.kafka.processor import Assignment, BatchHandler
@@ -47,14 +47,16 @@ class DriftJudge(BatchHandler):
         settings: Settings,
         metrics: DriftMetrics,
         store: CheckpointStore,
-        partitions: int,
+        partitions: Callable[[], int],
         registry: ModelRegistry,
     ) -> None:
         self._settings = settings
         self._config = settings.drift
         self._metrics = metrics
         self._store = store
-        self._partitions = partitions
+        self._count = partitions
+        self._partitions = 0
+        """Input partitions, asked for when the judge is assigned (the broker answers then)."""
         self._registry = registry
         self._log = structlog.get_logger(SERVICE).bind(role="judge")
         self._reports = settings.state_dir / "reports"
@@ -70,6 +72,7 @@ class DriftJudge(BatchHandler):
 
     def on_assigned(self, assignment: Assignment) -> None:
         """This watcher judges now: resume from the last committed judgement."""
+        self._partitions = self._count()
         self._committed = self._store.restore().get(WHOLE_GROUP)
         self._restore(self._committed)
         board = self.board
@@ -232,8 +235,13 @@ def judge_spec(settings: Settings) -> ConsumerSpec:
 
 
 def build_judge(settings: Settings, metrics: DriftMetrics) -> DriftJudge:
-    partitions = require_copartitioned(settings, [settings.topics.events])
     group = f"{settings.drift.group_id}-judge"
     store = CheckpointStore(settings, settings.topics.drift_state, group)
     registry = ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch)
-    return DriftJudge(settings, metrics, store, partitions, registry)
+    return DriftJudge(
+        settings,
+        metrics,
+        store,
+        lambda: input_partitions(settings, settings.topics.events),
+        registry,
+    )

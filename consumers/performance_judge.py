@@ -9,7 +9,7 @@ its checkpoint (waiting windows, partition watermarks, alert policy; whole-group
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from consumers.performance import _FIGURES, _HEADERS, SERVICE, Baselines, MonitorMetrics
 from core.errors import StreamscoreError
-from core.kafka.admin import require_copartitioned
+from core.kafka.admin import input_partitions
 from core.kafka.changelog import WHOLE_GROUP, CheckpointStore
 from core.kafka.instance import transactional_id
 from core.kafka.processor import Assignment, BatchHandler
@@ -53,14 +53,16 @@ class MonitorJudge(BatchHandler):
         settings: Settings,
         metrics: MonitorMetrics,
         store: CheckpointStore,
-        partitions: int,
+        partitions: Callable[[], int],
         baselines: Baselines,
     ) -> None:
         self._topics = settings.topics
         self._config: PerformanceConfig = settings.monitor
         self._metrics = metrics
         self._store = store
-        self._partitions = partitions
+        self._count = partitions
+        self._partitions = 0
+        """Input partitions, asked for when the judge is assigned (the broker answers then)."""
         self._baselines = baselines
         self._log = structlog.get_logger(SERVICE).bind(role="judge")
         self.board: MergeBoard[MetricState] | None = None
@@ -72,6 +74,7 @@ class MonitorJudge(BatchHandler):
         return True
 
     def on_assigned(self, assignment: Assignment) -> None:
+        self._partitions = self._count()
         self._committed = self._store.restore().get(WHOLE_GROUP)
         self._restore(self._committed)
         pending = len(self.board.pending) if self.board else 0
@@ -226,7 +229,12 @@ def judge_spec(settings: Settings) -> ConsumerSpec:
 
 
 def build_judge(settings: Settings, metrics: MonitorMetrics, baselines: Baselines) -> MonitorJudge:
-    partitions = require_copartitioned(settings, [settings.topics.predictions])
     group = f"{settings.monitor.group_id}-judge"
     store = CheckpointStore(settings, settings.topics.monitor_state, group)
-    return MonitorJudge(settings, metrics, store, partitions, baselines)
+    return MonitorJudge(
+        settings,
+        metrics,
+        store,
+        lambda: input_partitions(settings, settings.topics.predictions),
+        baselines,
+    )

@@ -73,7 +73,9 @@ def watcher(settings: Settings, partitions: Sequence[int]) -> DriftHandler:
 def judge(settings: Settings, partitions: int) -> DriftJudge:
     store = NoCheckpoints(settings, settings.topics.drift_state, "judge")
     registry = ModelRegistry(settings.registry.path)
-    handler = DriftJudge(settings, DriftMetrics(CollectorRegistry()), store, partitions, registry)
+    handler = DriftJudge(
+        settings, DriftMetrics(CollectorRegistry()), store, lambda: partitions, registry
+    )
     handler.on_assigned(Assignment([(settings.topics.drift_partials, 0)], lambda: []))
     return handler
 

@@ -81,6 +81,17 @@ def require_copartitioned(settings: Settings, topics: list[str]) -> int:
     return next(iter(counts.values()))
 
 
+def input_partitions(settings: Settings, topic: str, attempts: int = 5) -> int:
+    """The partition count of `topic`, asked again while the broker does not answer (a
+    judge asks when it is assigned, which may be right after a broker restart)."""
+    for _ in range(attempts - 1):
+        try:
+            return require_copartitioned(settings, [topic])
+        except BrokerUnreachable:
+            time.sleep(1.0)
+    return require_copartitioned(settings, [topic])
+
+
 def admin_client(settings: Settings) -> AdminClient:
     return AdminClient(client_config(settings))
 

@@ -133,10 +133,15 @@ def test_scorer_and_watcher_resume_exactly_once_after_the_broker_is_killed_and_r
             settings, settings.topics.predictions, len(valid), timeout_s=120, idle_s=3
         )
         deadline = time.monotonic() + 120
-        windows = committed(settings)
-        while windows.seen < len(valid) and time.monotonic() < deadline:
-            time.sleep(1)
+
+        def settled() -> bool:
             windows = committed(settings)
+            if windows.seen < len(valid):
+                return False
+            return windows.open_events + sum(judged_events(settings, 0.5)) >= len(valid)
+
+        while not settled() and time.monotonic() < deadline:
+            time.sleep(1)
 
         for service in services:
             service.stop.set()
