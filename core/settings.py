@@ -91,7 +91,8 @@ class TopicsConfig(BaseModel):
     model_events: str = "model-events"
     outcomes: str = "customer-outcomes"
     drift_state: str = "streamscore-drift-state"
-    """Internal: the drift watcher's window checkpoints (compacted, keyed by group id)."""
+    """Internal: the drift watchers' window checkpoints (compacted, one key per input
+    partition) and their judge's (one key per group)."""
     performance: str = "model-performance"
     """One record per closed performance window and model version (`streamscore monitor`)."""
     monitor_state: str = "streamscore-monitor-state"
