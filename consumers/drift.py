@@ -1,101 +1,56 @@
 """The drift watcher: windows of `customer-events` compared with the production model's
-reference profile, alerts on `drift-alerts`.
+reference profile, alerts on `drift-alerts`. Scales by partitions (docs/scaling.md).
 
-Restarts lose and repeat nothing: each batch's transaction carries the batch's offsets,
-any alerts, and a checkpoint of the open windows and the alert policy (to the compacted
-`drift_state` topic, through `core.kafka.changelog`, keyed by group id). On start the
-last checkpoint is read back, so window state always matches the committed offsets.
-One watcher runs per group: its state is the whole group's (scale-out is future work).
+Each watcher keeps its input partitions' windows apart (`core.drift.partitioned`) and
+checkpoints each under `<group>:<partition>` on the compacted `drift_state` topic,
+partitioned like the input, so the state moves with the partition in a rebalance. A
+window a partition has finished is published as that partition's share on
+`drift_partials`; one judge per group (`consumers.drift_judge`, a companion thread of
+every watcher, active in whichever owns the partials topic) merges every partition's
+share, judges the window once and publishes alerts. Every batch's transaction carries
+its offsets, its shares and its checkpoints, so a restart, a SIGKILL or a rebalance
+loses and repeats nothing.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import math
 import threading
-from collections.abc import Sequence
-from typing import Any, get_args
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
-from core.drift.judge import Reference, iso, judge, write_report
-from core.drift.policy import AlertPolicy, Severity
-from core.drift.report import DriftReport
-from core.drift.windows import Window, WindowManager
+from consumers.drift_judge import DriftJudge, build_judge, judge_spec
+from consumers.drift_metrics import SERVICE, DriftMetrics
+from core.drift.judge import Reference
+from core.drift.partitioned import PartitionedWindows
+from core.drift.windows import WindowManager
+from core.errors import StreamscoreError
 from core.event_columns import decode_columns
 from core.follower import ProductionFollower
-from core.kafka.changelog import WHOLE_GROUP, CheckpointStore
+from core.kafka.changelog import CheckpointStore
+from core.kafka.instance import transactional_id
 from core.kafka.model_events import follow_production
 from core.kafka.processor import Assignment, BatchHandler
-from core.kafka.service import ConsumerSpec, run_consumer
+from core.kafka.producer import CheckedProducer
+from core.kafka.service import Companion, ConsumerSpec, run_consumer
 from core.records import OutRecord, Record, coordinates
 from core.registry import NoProductionModel
-from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
 from core.settings import Settings
-
-SERVICE = "drift"
-_HEADERS: list[tuple[str, str | bytes | None]] = [(CONTRACT_HEADER, CONTRACT_VERSION.encode())]
-
-
-class DriftMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.windows = Counter(
-            "streamscore_drift_windows_closed", "Windows closed", ["verdict"], registry=registry
-        )
-        self.alerts = Counter(
-            "streamscore_drift_alerts", "Alerts emitted", ["severity"], registry=registry
-        )
-        self.late = Gauge(
-            "streamscore_drift_late_events", "Events after their window closed", registry=registry
-        )
-        self.invalid = Counter(
-            "streamscore_drift_invalid_events", "Invalid events skipped", registry=registry
-        )
-        self.profile_version = Gauge(
-            "streamscore_drift_profile_version",
-            "Model version whose profile is used",
-            registry=registry,
-        )
-        self.statistic = Gauge(
-            "streamscore_drift_statistic",
-            "The last judged window's statistic per feature and test (ks, psi, js, ...)",
-            ["feature", "test"],
-            registry=registry,
-        )
-        self.feature_drifting = Gauge(
-            "streamscore_drift_feature_drifting",
-            "1 when the latest judged window found the feature drifting",
-            ["feature"],
-            registry=registry,
-        )
-        # Exported at 0 before the first one, so a rule's increase() counts it.
-        for severity in get_args(Severity):
-            self.alerts.labels(severity)
-
-    def observe(self, report: DriftReport) -> None:
-        """Each analysed feature's statistics, for a dashboard; a skipped window
-        (too few events) leaves the last judged figures in place."""
-        if not report.judged:
-            return
-        for feature in report.features:
-            if not feature.analysed:
-                continue
-            for test in feature.tests:
-                if math.isfinite(test.statistic):
-                    self.statistic.labels(feature.name, test.name).set(test.statistic)
-            self.feature_drifting.labels(feature.name).set(int(feature.drift))
+from core.window_shares import IdleTracker, WindowShare
 
 
 class DriftHandler(BatchHandler):
+    """One watcher: the windows of the partitions it owns, and their shares."""
+
     def __init__(
         self,
         settings: Settings,
         follower: ProductionFollower[Reference],
         metrics: DriftMetrics,
         store: CheckpointStore,
-        restored: bytes | None = None,
+        announce: Callable[[list[OutRecord]], None] | None = None,
     ) -> None:
         self._settings = settings
         self._config = settings.drift
@@ -103,17 +58,21 @@ class DriftHandler(BatchHandler):
         self._name = settings.registry.model_name
         self._metrics = metrics
         self._log = structlog.get_logger(SERVICE)
-        self._reports = settings.state_dir / "reports"
-        self.reference: Reference | None = None
-        self.windows: WindowManager | None = None
-        self.policy = AlertPolicy(self._config)
-        self._backlog: list[int] = []
         self._store = store
-        self._committed: dict[str, Any] | None = json.loads(restored) if restored else None
-        """The checkpoint of the last committed batch: what an aborted batch returns to."""
-        self._uncommitted: dict[str, Any] | None = None
-        if self._committed is not None:
-            self._restore(self._committed)
+        self._announce = announce
+        self._partials = settings.topics.drift_partials
+        self.reference: Reference | None = None
+        self.windows: PartitionedWindows | None = None
+        self._idle = IdleTracker(self._config.idle_partition_s)
+        self._assigned: list[int] = []
+        self._committed: dict[int, bytes | None] = {}
+        """Per owned partition, the checkpoint of the last committed batch (None: none
+        yet): what an aborted batch returns to."""
+        self._uncommitted: dict[int, bytes] = {}
+        self._owed: list[WindowShare] = []
+        """Shares of windows a partition left (restored on another version), for the next
+        batch's transaction."""
+        self._dirty: set[int] = set()
 
     def ready(self) -> bool:
         return self.reference is not None or self._follower.current is not None
@@ -122,24 +81,69 @@ class DriftHandler(BatchHandler):
         self._follower.close()
 
     def on_assigned(self, assignment: Assignment) -> None:
-        """Event-time windows wait for backlogged partitions' first events before closing."""
-        self._backlog = assignment.backlogged()
-        if self.windows is not None:
-            self.windows.track_partitions(self._backlog)
+        """Each partition resumes from its own checkpoint. Its windows close at its own
+        watermark, which stands until its first event: nothing of it is ever late."""
+        parts = sorted({p for _, p in assignment.partitions})
+        restored = self._store.restore(parts)
+        self._idle.assigned(parts)
+        for p in parts:
+            self._committed[p] = restored.get(p)
+        self._assigned = sorted({*self._assigned, *parts})
+        if self.windows is None and self._follower.current is not None:
+            self._switch(self._follower.current)
+        elif self.windows is not None:
+            for p in parts:
+                self._place(p, self._committed[p])
+        self._log.info(
+            "window_state_restored",
+            partitions=parts,
+            restored=sorted(p for p in parts if restored.get(p) is not None),
+            **(self.windows.status() if self.windows else {}),
+        )
+
+    def on_revoked(self, partitions: list[tuple[str, int]]) -> None:
+        gone = {p for _, p in partitions}
+        self._assigned = [p for p in self._assigned if p not in gone]
+        self._idle.revoked(gone)
+        self._owed = [s for s in self._owed if s.partition not in gone]
+        for p in gone:
+            self._committed.pop(p, None)
+            self._dirty.discard(p)
+            if self.windows is not None:
+                self.windows.revoke(p)
 
     def status(self) -> dict[str, Any]:
         ref, windows = self.reference, self.windows
         return {
             "model_name": self._name,
             "profile_version": ref.version if ref else None,
-            "open_windows": len(windows.open) if windows else 0,
-            "late_events": windows.late_events if windows else 0,
+            "watched_partitions": self._assigned,
+            **(windows.status() if windows else {"open_windows": 0, "late_events": 0}),
         }
 
     def idle(self) -> None:
         self._follower.refresh()
         if self.reference is None and self._follower.current is not None:
             self._switch(self._follower.current)
+        self._announce_idle()
+
+    def _announce_idle(self) -> None:
+        """Quiet partitions, told to the judge outside any transaction: no batch carries
+        them, and the record only says the partition holds nothing open."""
+        due = self._idle.due()
+        if not due or self._announce is None:
+            return
+        records = [
+            WindowShare(kind="idle", model_name=self._name, partition=p).to_record(self._partials)
+            for p in due
+        ]
+        try:
+            self._announce(records)
+        except StreamscoreError as exc:
+            self._log.warning("idle_announcement_failed", partitions=due, error=exc.one_line())
+            return
+        self._idle.announced(due)
+        self._log.info("partitions_idle", partitions=due)
 
     def _pending(self) -> Reference | None:
         """A newer production profile than the one windows are judged against."""
@@ -151,118 +155,91 @@ class DriftHandler(BatchHandler):
         return latest
 
     def batch_committed(self) -> None:
-        if self._uncommitted is not None:
-            self._committed, self._uncommitted = self._uncommitted, None
+        self._committed.update(self._uncommitted)
+        self._uncommitted = {}
 
     def batch_aborted(self) -> None:
-        """The windows already absorbed the aborted batch, which is consumed again: back to
-        the last committed checkpoint (or to empty windows), so it is counted once."""
-        self._uncommitted = None
-        if self._committed is not None:
-            self._restore(self._committed)
-        elif self.reference is not None:
-            self.windows = WindowManager.from_config(self.reference.profile, self._config)
-            self.policy = AlertPolicy(self._config)
-        if self.windows is not None:
-            self.windows.track_partitions(self._backlog)
+        """The windows already absorbed the aborted batch, which is consumed again: every
+        partition back to its last committed checkpoint, so it is counted once."""
+        self._uncommitted = {}
+        self._owed = []
+        self._dirty = set()
+        if self.windows is None:
+            return
+        for p in self._assigned:
+            self.windows.revoke(p)
+            self._place(p, self._committed.get(p))
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
-        self._uncommitted = None
-        out: list[OutRecord] = []
+        self._uncommitted = {}
+        shares: list[WindowShare] = []
         pending = self._pending()
         if pending is not None:
-            out.extend(self._judge(self.windows.flush() if self.windows else []))
-            self._switch(pending)
-        if self.windows is None:
+            if self.windows is not None:
+                for p in self._assigned:
+                    shares += self.windows.leave(p)
+            self._switch(pending, restore=False)
+            self._dirty.update(self._assigned)
+        windows = self.windows
+        if windows is None:
             raise NoProductionModel(self._name)
+        shares += self._owed
+        self._dirty.update(s.partition for s in self._owed)
+        self._owed = []
         decoded = decode_columns(batch, self._settings.validation.max_event_bytes)
         self._metrics.invalid.inc(decoded.invalid)
+        self._idle.delivered({r.partition() or 0 for r in batch})
         if decoded.valid:
             topic, _, _ = coordinates(batch[0])
-            closed = self.windows.add_batch(
-                decoded.event_times,
-                decoded.columns,
-                topic=topic,
-                partitions=decoded.partitions,
-                offsets=decoded.offsets,
-            )
-            out.extend(self._judge(closed))
-            self._metrics.late.set(self.windows.late_events)
-        out.append(self._checkpoint())
+            closed, touched = windows.add(decoded, topic)
+            shares += closed
+            self._dirty.update(touched)
+            self._metrics.late.set(windows.status()["late_events"])
+        out = [s.to_record(self._partials) for s in shares]
+        for p in sorted(self._dirty & set(self._assigned)):
+            state = windows.checkpoint(p)
+            self._uncommitted[p] = state
+            out.append(self._store.record(state, partition=p))
+        self._dirty = set()
         return out
 
-    def _judge(self, closed: list[Window]) -> list[OutRecord]:
-        reference = self.reference
-        if reference is None:
-            return []
-        out = []
-        for window in closed:
-            judged = judge(window, reference, self.policy, self._config, model_name=self._name)
-            self._metrics.windows.labels(judged.verdict).inc()
-            self._metrics.observe(judged.report)
-            self._log.info(
-                "window_closed",
-                window_start=iso(window.start),
-                window_end=iso(window.end),
-                events=window.events,
-                verdict=judged.verdict,
-                drifting_features=judged.report.drifting_features,
-                alert=judged.decision.alert,
-                reason=judged.decision.reason,
-                model_version=reference.version,
-            )
-            if judged.alert is None:
-                continue
-            alert = write_report(judged, self._reports)
-            self._metrics.alerts.labels(alert.severity).inc()
-            self._log.warning(
-                "drift_alert",
-                alert_id=alert.alert_id,
-                severity=alert.severity,
-                drifting_features=alert.drifting_features,
-                report_path=alert.report_path,
-            )
-            value = alert.model_dump_json().encode()
-            out.append(
-                OutRecord(self._settings.topics.alerts, value, self._name.encode(), _HEADERS)
-            )
-        return out
-
-    def _switch(self, pending: Reference) -> None:
+    def _switch(self, pending: Reference, *, restore: bool = True) -> None:
+        """Judge against `pending` from now on; `restore`: place the owned partitions'
+        committed checkpoints (a checkpoint on another version is left, its windows owed)."""
         previous = self.reference.version if self.reference else None
         self.reference = pending
-        self.windows = WindowManager.from_config(pending.profile, self._config)
-        self.windows.track_partitions(self._backlog)
+        self.windows = PartitionedWindows(
+            pending.profile, pending.version, self._config, self._name
+        )
+        for p in self._assigned:
+            if restore:
+                self._place(p, self._committed.get(p))
+            else:
+                self.windows.assign(p)
         self._metrics.profile_version.set(pending.version)
         self._log.info("reference_profile_loaded", model_version=pending.version, previous=previous)
 
-    def _checkpoint(self) -> OutRecord:
-        if self.windows is None or self.reference is None:
-            raise NoProductionModel(self._name)
-        state = {
-            "model_version": self.reference.version,
-            "windows": base64.b64encode(self.windows.to_bytes()).decode(),
-            "policy": self.policy.to_dict(),
-        }
-        self._uncommitted = state
-        return self._store.record(json.dumps(state).encode())
-
-    def _restore(self, state: dict[str, Any]) -> None:
-        version = int(state["model_version"])
-        reference = self.reference
-        if reference is None or reference.version != version:
-            reference = self._follower.load(version)
-        self.reference = reference
-        self.windows = WindowManager.from_bytes(
-            base64.b64decode(state["windows"]), reference.profile
-        )
-        self.policy = AlertPolicy.from_dict(state["policy"], self._config)
-        self._metrics.profile_version.set(reference.version)
+    def _place(self, partition: int, checkpoint: bytes | None) -> None:
+        windows = self.windows
+        if windows is None:
+            return
+        if checkpoint is None:
+            windows.assign(partition)
+            return
+        version, raw = PartitionedWindows.read_checkpoint(checkpoint)
+        if version == windows.version:
+            windows.assign(partition, WindowManager.from_bytes(raw, windows.profile))
+            return
+        old = self._follower.load(version)
+        before = PartitionedWindows(old.profile, old.version, self._config, self._name)
+        before.assign(partition, WindowManager.from_bytes(raw, old.profile))
+        self._owed += before.leave(partition)
+        windows.assign(partition)
         self._log.info(
-            "window_state_restored",
-            model_version=reference.version,
-            open_windows=len(self.windows.open),
-            events_seen=self.windows.seen,
+            "partition_left_version",
+            partition=partition,
+            model_version=version,
+            now=windows.version,
         )
 
 
@@ -276,20 +253,35 @@ def _skip_batch(exc: Exception, batch: Sequence[Record]) -> list[OutRecord]:
 
 
 def run_drift(settings: Settings, stop: threading.Event) -> None:
-    """Watch for drift until `stop` is set; /health and /metrics served meanwhile."""
+    """Watch for drift until `stop` is set; /health and /metrics served meanwhile. The
+    judge runs beside, on a thread, in its own group: one of the group's watchers judges."""
     config = settings.drift
     spec = ConsumerSpec.from_config(
         SERVICE,
         config,
         [settings.topics.events],
         _skip_batch,
-        transactional_id=f"{config.group_id}-watcher",
+        transactional_id=transactional_id(f"{config.group_id}-watcher", config.instance_id),
     )
+    metrics: dict[int, DriftMetrics] = {}
+
+    def shared(registry: CollectorRegistry) -> DriftMetrics:
+        if id(registry) not in metrics:
+            metrics[id(registry)] = DriftMetrics(registry)
+        return metrics[id(registry)]
+
+    announcer = CheckedProducer.from_settings(settings)
+
+    def announce(records: list[OutRecord]) -> None:
+        announcer.produce_all(records)
+        announcer.flush(settings.kafka.timeout_s)
 
     def handler(registry: CollectorRegistry) -> DriftHandler:
         store = CheckpointStore(settings, settings.topics.drift_state, config.group_id)
-        restored = store.restore().get(WHOLE_GROUP)
         follower = follow_production(settings, Reference.load)
-        return DriftHandler(settings, follower, DriftMetrics(registry), store, restored)
+        return DriftHandler(settings, follower, shared(registry), store, announce)
 
-    run_consumer(settings, stop, spec, handler)
+    def judge(registry: CollectorRegistry) -> DriftJudge:
+        return build_judge(settings, shared(registry))
+
+    run_consumer(settings, stop, spec, handler, companions=[Companion(judge_spec(settings), judge)])

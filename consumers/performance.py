@@ -4,10 +4,12 @@ per model version over event-time windows; records on `model-performance`, alert
 
 A thin wiring of core pieces on the consumer scaffold (`core.kafka.service`): the join,
 windows, judgement and alert policy are `core.performance` (one monitor per input
-partition, windows merged: `core.performance.partitions`); state is checkpointed per
-input partition through `core.kafka.changelog` in each batch's transaction, beside the
-batch's offsets and outputs, so a SIGKILL and restart neither loses nor double-counts a
-labelled prediction.
+partition: `core.performance.partitions`); state is checkpointed per input partition
+through `core.kafka.changelog` in each batch's transaction, beside the batch's offsets
+and outputs, so a SIGKILL and restart neither loses nor double-counts a labelled
+prediction. Scales by partitions: each partition's closed windows go as shares to
+`monitor_partials`, and one judge per group (`consumers.performance_judge`, a companion
+thread of every monitor) merges, judges and publishes them (docs/scaling.md).
 
 Event time is each record's Kafka timestamp, not `scored_at` (the scorer's wall clock)
 or `observed_at` (the outcome producer's event clock): both topics' timestamps are set
@@ -17,7 +19,7 @@ by their producers on one clock, which is what the join's label delay is measure
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, get_args
 
 import structlog
@@ -25,18 +27,21 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from core.errors import StreamscoreError
 from core.kafka.admin import require_copartitioned
-from core.kafka.changelog import WHOLE_GROUP, CheckpointStore
+from core.kafka.changelog import CheckpointStore
+from core.kafka.instance import transactional_id
 from core.kafka.processor import Assignment, BatchHandler
-from core.kafka.service import ConsumerSpec, run_consumer
+from core.kafka.producer import CheckedProducer
+from core.kafka.service import Companion, ConsumerSpec, run_consumer
+from core.packing import pack
 from core.performance.config import PerformanceConfig
 from core.performance.decoding import decode_batch
-from core.performance.monitor import WindowResult
 from core.performance.partitions import PartitionedMonitor, Side
-from core.performance.policy import PerformanceAlertPolicy, Severity
+from core.performance.policy import Severity
 from core.records import OutRecord, Record
 from core.registry import ModelRegistry
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION
 from core.settings import Settings
+from core.window_shares import IdleTracker, WindowShare, progress, share
 
 SERVICE = "monitor"
 _HEADERS: list[tuple[str, str | bytes | None]] = [(CONTRACT_HEADER, CONTRACT_VERSION.encode())]
@@ -142,19 +147,25 @@ class MonitorHandler(BatchHandler):
         metrics: MonitorMetrics,
         store: CheckpointStore,
         baselines: Baselines,
+        announce: Callable[[list[OutRecord]], None] | None = None,
     ) -> None:
         self._topics = settings.topics
+        self._model_name = settings.registry.model_name
         self._config: PerformanceConfig = settings.monitor
         self._metrics = metrics
         self._store = store
         self._baselines = baselines
         self._log = structlog.get_logger(SERVICE)
         self.monitor = PartitionedMonitor(self._config)
-        self._policy_restored = False
-        self._committed: dict[int | None, bytes | None] = {}
-        """Per partition (None: the alert policy), the state of the last committed batch:
-        what an aborted batch returns to."""
-        self._pending: dict[int | None, bytes] = {}
+        self._committed: dict[int, bytes | None] = {}
+        """Per partition, the state of the last committed batch: what an aborted batch
+        returns to."""
+        self._pending: dict[int, bytes] = {}
+        self._marks: dict[int, float] = {}
+        """Per partition, the watermark last told to the judge in a committed batch."""
+        self._sent: dict[int, float] = {}
+        self._idle = IdleTracker(settings.monitor.idle_partition_s)
+        self._announce = announce
         self._waiting: dict[int, list[Side]] = {}
 
     def ready(self) -> bool:
@@ -172,16 +183,8 @@ class MonitorHandler(BatchHandler):
         for topic, p in assignment.backlogged_topics():
             if topic in side:
                 waiting.setdefault(p, []).append(side[topic])
-        wanted: list[int | None] = [*partitions]
-        if not self._policy_restored:
-            wanted.append(WHOLE_GROUP)
-        restored = self._store.restore(wanted)
-        if not self._policy_restored:
-            policy = restored.get(WHOLE_GROUP)
-            if policy is not None:
-                self.monitor.restore_policy(policy)
-            self._committed[WHOLE_GROUP] = policy
-            self._policy_restored = True
+        restored = self._store.restore(partitions)
+        self._idle.assigned(partitions)
         for p in partitions:
             if p not in self.monitor.partitions:
                 self.monitor.assign(p, restored.get(p), waiting.get(p, ()))
@@ -196,27 +199,73 @@ class MonitorHandler(BatchHandler):
         )
 
     def on_revoked(self, partitions: list[tuple[str, int]]) -> None:
-        for p in sorted({p for _, p in partitions}):
+        gone = sorted({p for _, p in partitions})
+        self._idle.revoked(gone)
+        for p in gone:
             self.monitor.revoke(p)
             self._committed.pop(p, None)
+            self._marks.pop(p, None)
 
     def batch_committed(self) -> None:
         self._committed.update(self._pending)
         self._pending = {}
+        self._marks.update(self._sent)
+        self._sent = {}
+
+    def idle(self) -> None:
+        """Quiet partitions, told to the judge outside any transaction (no batch carries
+        them; the record only says the partition holds nothing open)."""
+        due = self._idle.due()
+        if not due or self._announce is None:
+            return
+        name = self._model_name
+        topic = self._topics.monitor_partials
+        records = [
+            WindowShare(kind="idle", model_name=name, partition=p).to_record(topic) for p in due
+        ]
+        try:
+            self._announce(records)
+        except StreamscoreError as exc:
+            self._log.warning("idle_announcement_failed", partitions=due, error=exc.one_line())
+            return
+        self._idle.announced(due)
+        self._log.info("partitions_idle", partitions=due)
+
+    def _shares(self) -> list[WindowShare]:
+        """Windows each partition closed at its own watermark, and the watermarks that
+        moved: what the judge merges."""
+        closed, marks = self.monitor.close_shares()
+        delay = self._config.label_delay_s
+        out = [
+            share(
+                w.model_name,
+                w.model_version,
+                p,
+                start=w.start,
+                end=w.end,
+                closes_at=w.end + delay,
+                events=w.state.predictions,
+                state=pack(w.state.to_dict(), 1),
+            )
+            for p, w in closed
+        ]
+        for p, mark in sorted(marks.items()):
+            if self._marks.get(p) != mark:
+                told = progress(self._model_name, None, p, mark)
+                if told is not None:
+                    out.append(told)
+                    self._sent[p] = mark
+        return out
 
     def batch_aborted(self) -> None:
         """The join buffers and windows already absorbed the aborted batch, which is
         consumed again: every partition goes back to its last committed state, so no
         labelled prediction is counted twice."""
         self._pending = {}
+        self._marks = {}
         for p in self.monitor.partitions:
             self.monitor.revoke(p)
             self.monitor.assign(p, self._committed.get(p), self._waiting.get(p, ()))
-        policy = self._committed.get(WHOLE_GROUP)
-        if policy is not None:
-            self.monitor.restore_policy(policy)
-        else:
-            self.monitor.policy = PerformanceAlertPolicy(self._config)
 
     def held(self) -> set[tuple[str, int]]:
         """Hold a topic-partition that runs more than half the label delay ahead of its
@@ -250,14 +299,8 @@ class MonitorHandler(BatchHandler):
             monitor.add_batch(partition, items)
         for topic, count in decoded.invalid.items():
             self._metrics.invalid.labels(topic).inc(count)
-        out: list[OutRecord] = []
-        results = monitor.advance()
-        for result in results:
-            out += self._publish(result)
-        if results:
-            policy = monitor.policy_checkpoint()
-            self._pending[WHOLE_GROUP] = policy
-            out.append(self._store.record(policy))
+        self._idle.delivered({r.partition() or 0 for r in batch})
+        out = [s.to_record(self._topics.monitor_partials) for s in self._shares()]
         largest = 0
         for p in monitor.take_dirty():
             state = monitor.checkpoint(p)
@@ -271,56 +314,6 @@ class MonitorHandler(BatchHandler):
         first, value = self._baselines.lookup(name, version)
         if first:
             self.monitor.set_baseline(name, version, value)
-
-    def _publish(self, result: WindowResult) -> list[OutRecord]:
-        record, alert = result.record, result.alert
-        key = record.model_name.encode()
-        verdict = "failing" if record.failing else "passing" if record.judged else "not_judged"
-        self._metrics.windows.labels(verdict).inc()
-        for name in _FIGURES:
-            value = record.metrics.get(name)
-            if value is not None:
-                self._metrics.window.labels(record.model_name, str(record.model_version), name).set(
-                    value
-                )
-        self._log.info(
-            "performance_window_closed",
-            model_name=record.model_name,
-            model_version=record.model_version,
-            window_start=record.window_start.isoformat(),
-            window_end=record.window_end.isoformat(),
-            predictions=record.predictions,
-            labelled=record.labelled_events,
-            coverage=record.coverage,
-            roc_auc=record.metrics.get("roc_auc"),
-            accuracy=record.metrics.get("accuracy"),
-            verdict=verdict,
-            reason=record.reason,
-            alert=alert is not None,
-            decision=result.decision.reason,
-        )
-        out = [
-            OutRecord(self._topics.performance, record.model_dump_json().encode(), key, _HEADERS)
-        ]
-        if alert is not None:
-            self._metrics.alerts.labels(alert.severity).inc()
-            self._log.warning(
-                "performance_alert",
-                alert_id=alert.alert_id,
-                model_name=alert.model_name,
-                model_version=alert.model_version,
-                metric=alert.metric,
-                value=alert.value,
-                interval=list(alert.interval),
-                threshold=alert.threshold,
-                severity=alert.severity,
-            )
-            out.append(
-                OutRecord(
-                    self._topics.performance_alerts, alert.model_dump_json().encode(), key, _HEADERS
-                )
-            )
-        return out
 
     def _observe(self, checkpoint_bytes: int) -> None:
         m, monitor = self._metrics, self.monitor
@@ -366,7 +359,7 @@ def spec(settings: Settings) -> ConsumerSpec:
         config,
         [settings.topics.predictions, settings.topics.outcomes],
         _stop_on_failure,
-        transactional_id=f"{config.group_id}-monitor",
+        transactional_id=transactional_id(f"{config.group_id}-monitor", config.instance_id),
         started_fields={
             "metric": config.metric,
             "window_seconds": config.window_seconds,
@@ -379,8 +372,29 @@ def run_monitor(settings: Settings, stop: threading.Event) -> None:
     """Monitor live model quality until `stop` is set; /health and /metrics meanwhile."""
     require_copartitioned(settings, [settings.topics.predictions, settings.topics.outcomes])
 
+    # Imported here: the judge publishes with this module's metrics.
+    from consumers.performance_judge import MonitorJudge, build_judge, judge_spec
+
+    metrics: dict[int, MonitorMetrics] = {}
+
+    def shared(registry: CollectorRegistry) -> MonitorMetrics:
+        if id(registry) not in metrics:
+            metrics[id(registry)] = MonitorMetrics(registry)
+        return metrics[id(registry)]
+
+    announcer = CheckedProducer.from_settings(settings)
+
+    def announce(records: list[OutRecord]) -> None:
+        announcer.produce_all(records)
+        announcer.flush(settings.kafka.timeout_s)
+
     def handler(registry: CollectorRegistry) -> MonitorHandler:
         store = CheckpointStore(settings, settings.topics.monitor_state, settings.monitor.group_id)
-        return MonitorHandler(settings, MonitorMetrics(registry), store, Baselines(settings))
+        return MonitorHandler(settings, shared(registry), store, Baselines(settings), announce)
 
-    run_consumer(settings, stop, spec(settings), handler)
+    def judge(registry: CollectorRegistry) -> MonitorJudge:
+        return build_judge(settings, shared(registry), Baselines(settings))
+
+    run_consumer(
+        settings, stop, spec(settings), handler, companions=[Companion(judge_spec(settings), judge)]
+    )

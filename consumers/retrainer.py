@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
 from core.errors import StreamscoreError
+from core.kafka.instance import transactional_id
 from core.kafka.labelled import reader
 from core.kafka.model_events import announcer
 from core.kafka.processor import BatchHandler, Deferred
@@ -393,7 +394,7 @@ def run_retrainer(settings: Settings, stop: threading.Event) -> None:
         config,
         topics,
         Undecidable(settings.topics.retrain_decisions),
-        transactional_id=f"{config.group_id}-retrainer",
+        transactional_id=transactional_id(f"{config.group_id}-retrainer", config.instance_id),
         started_fields={"alert_topics": topics},
     )
     stopping = threading.Event()

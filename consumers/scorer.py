@@ -7,8 +7,6 @@ A thin wiring of core pieces on the consumer scaffold (`core.kafka.service`):
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from core.follower import ProductionFollower, Refusal
 from core.kafka.dead_letter import DeadLetterPolicy, dead_letter
+from core.kafka.instance import transactional_id as instance_transactional_id
 from core.kafka.model_events import follow_production
 from core.kafka.processor import BatchHandler, BatchTiming
 from core.kafka.service import ConsumerSpec, run_consumer
@@ -163,8 +162,9 @@ class ScoringHandler(BatchHandler):
 
 
 def transactional_id(settings: Settings) -> str:
-    instance = settings.scorer.instance_id or f"{socket.gethostname()}-{os.getpid()}"
-    return f"{settings.scorer.transactional_id_prefix}-{instance}"
+    return instance_transactional_id(
+        settings.scorer.transactional_id_prefix, settings.scorer.instance_id
+    )
 
 
 def spec(settings: Settings) -> ConsumerSpec:

@@ -22,3 +22,11 @@ class ConsumerConfig(BaseModel):
 
     http_port: int
     """Port of `/health` and `/metrics`; 0 picks a free one."""
+
+    instance_id: str | None = Field(
+        default=None,
+        description="Stable name of this instance within its group (e.g. a StatefulSet pod "
+        "name), part of its transactional ids. Unset: host and pid, unique per process. "
+        "Never give two running instances the same one: they would fence each other "
+        "(docs/scaling.md).",
+    )

@@ -92,11 +92,19 @@ class TopicsConfig(BaseModel):
     model_events: str = "model-events"
     outcomes: str = "customer-outcomes"
     drift_state: str = "streamscore-drift-state"
-    """Internal: the drift watcher's window checkpoints (compacted, keyed by group id)."""
+    """Internal: the drift watchers' window checkpoints (compacted, one key per input
+    partition) and their judge's (one key per group)."""
     performance: str = "model-performance"
     """One record per closed performance window and model version (`streamscore monitor`)."""
     monitor_state: str = "streamscore-monitor-state"
     """Internal: the performance monitor's checkpoints (compacted, one key per partition)."""
+    drift_windows: str = "drift-windows"
+    """The drift judge's verdict on every closed window (alerts are on `alerts`)."""
+    drift_partials: str = "streamscore-drift-partials"
+    """Internal: drift watchers' window shares per input partition, for the one judge
+    per group that merges them (docs/scaling.md)."""
+    monitor_partials: str = "streamscore-monitor-partials"
+    """Internal: performance monitors' window shares per input partition, for the judge."""
 
     def retrain_inputs(self, configured: list[str] | None) -> list[str]:
         """The retrainer's alert topics: `retrain.alert_topics`, else drift and performance
@@ -117,6 +125,9 @@ class TopicsConfig(BaseModel):
             self.drift_state,
             self.performance,
             self.monitor_state,
+            self.drift_windows,
+            self.drift_partials,
+            self.monitor_partials,
         ]
 
 

@@ -91,6 +91,11 @@ class DriftConfig(ConsumerConfig):
     http_port: int = 8002
     """Port of `/health` and `/metrics`; 0 picks a free one."""
 
+    idle_partition_s: float | None = Field(default=30.0, gt=0)
+    """An input partition that delivers nothing for this long (wall clock) is announced
+    idle and stops holding windows open; it holds them again once it delivers. None:
+    every partition holds windows until its event time passes them."""
+
     @model_validator(mode="after")
     def _m_of_n(self) -> DriftConfig:
         if self.alert_min_drifting > self.alert_windows:

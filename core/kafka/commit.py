@@ -27,15 +27,16 @@ processed again after the restart and nothing is lost.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from core.kafka.blocking_calls import CallThread, PendingCall, Wedged
-from core.kafka.exceptions import ProcessorFatal, StopRequested
+from core.kafka.exceptions import ProcessorFatal, StopRequested, TransactionalIdInUse
 from core.kafka.producer import CheckedProducer
 from core.records import OutRecord, Record, coordinates
 
@@ -43,6 +44,13 @@ Stopping = Callable[[], bool]
 MAX_REPLACEMENTS = 3
 """Transactional producers replaced in a row (fatal errors, wedged calls) before the
 process must restart."""
+FENCED_AGAIN_S = 60.0
+"""Fenced again this soon after taking the transactional id back: another live process
+uses the same id (two instances with one `instance_id`), and taking it back would only
+fence that one in turn, for ever."""
+_FENCING = frozenset(
+    {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+)
 
 
 class CommitStrategy(Protocol):
@@ -88,8 +96,10 @@ class TransactionalCommit:
         name: str,
         timeout_s: float,
         stopping: Stopping,
+        transactional_id: str = "",
     ) -> None:
         self._make_producer = make_producer
+        self._transactional_id = transactional_id
         self._name = name
         self._timeout_s = timeout_s
         self._stopping = stopping
@@ -97,6 +107,7 @@ class TransactionalCommit:
         self._producer = make_producer()
         self._calls = CallThread(f"{name}-producer-calls", stopping)
         self._replacements = 0
+        self._fenced_at: float | None = None
 
     def start(self) -> None:
         try:
@@ -172,6 +183,7 @@ class TransactionalCommit:
                 err = exc.args[0]
                 if not err.txn_requires_abort():
                     if err.fatal():
+                        self._check_fencing(err)
                         return self._recover(consumer, offsets, f"fatal: {err.str()}")
                     raise ProcessorFatal(f"transaction failed: {err.str()}") from None
                 self._log.warning("transaction_aborted", error=err.str(), records=inflight.records)
@@ -183,8 +195,24 @@ class TransactionalCommit:
         except KafkaException as exc:  # the abort itself failed
             err = exc.args[0]
             if err.fatal():
+                self._check_fencing(err)
                 return self._recover(consumer, offsets, f"fatal: {err.str()}")
             raise ProcessorFatal(f"transaction abort failed: {err.str()}") from None
+
+    def _check_fencing(self, err: KafkaError) -> None:
+        """A fence is expected once after a long outage (the broker aborted the open
+        transaction and bumped the epoch); twice in a short while means another running
+        process shares the transactional id, and the two would fence each other for ever."""
+        fenced = err.code() in _FENCING or "fenced" in err.str().lower()
+        if not fenced:
+            return
+        now = time.monotonic()
+        if self._fenced_at is not None and now - self._fenced_at < FENCED_AGAIN_S:
+            raise TransactionalIdInUse(
+                f"transactional id {self._transactional_id!r} is used by another "
+                f"running process (fenced twice within {FENCED_AGAIN_S:g} s)"
+            )
+        self._fenced_at = now
 
     def _recover(self, consumer: Consumer, offsets: list[TopicPartition], why: str) -> bool:
         """A new producer with the same transactional id, as a restart would make: its

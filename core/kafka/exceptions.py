@@ -49,3 +49,12 @@ class StopRequested(KafkaLayerError):
 
 class ProcessorFatal(KafkaLayerError):
     hint = "the process must restart; committed work is safe and uncommitted work is redone"
+
+
+class TransactionalIdInUse(ProcessorFatal):
+    """Two live processes share one transactional id: each fences the other."""
+
+    hint = (
+        "give every instance its own id (`instance_id` in the consumer's settings section, "
+        "or leave it unset for host and pid); see docs/scaling.md"
+    )

@@ -201,7 +201,10 @@ class BatchProcessor:
         *,
         registry: CollectorRegistry | None = None,
         on_batch: Callable[[BatchTiming], None] | None = None,
+        metrics: ProcessorMetrics | None = None,
     ) -> None:
+        """`metrics`: shared with another processor of the same process (labelled by
+        name), else made on `registry`."""
         self._name = options.name
         self._topics = list(options.topics)
         self._handler = handler
@@ -210,7 +213,7 @@ class BatchProcessor:
         self._batch_size = options.batch_size
         self._timeout = options.batch_timeout_s
         self._log = structlog.get_logger("processor").bind(consumer=options.name)
-        self._metrics = ProcessorMetrics.create(registry or CollectorRegistry())
+        self._metrics = metrics or ProcessorMetrics.create(registry or CollectorRegistry())
         self._stop = threading.Event()
         self._run_stop = self._stop
         self._paused = False
@@ -244,6 +247,7 @@ class BatchProcessor:
                 name=options.name,
                 timeout_s=self._timeout_s,
                 stopping=self._stopping,
+                transactional_id=txn_id,
             )
         else:
             producer = CheckedProducer.from_settings(
@@ -292,6 +296,10 @@ class BatchProcessor:
             self._settle()
         except StopRequested as exc:
             self._log.warning("stopped_while_waiting_on_the_broker", error=str(exc))
+        except KafkaException as exc:
+            # Whatever librdkafka raises that the commit strategies did not turn into a
+            # named error (a fatal init, a fenced producer): one line, not a traceback.
+            raise ProcessorFatal(f"{self._name}: Kafka error: {_reason(exc)}") from None
         finally:
             self._close()
 
@@ -528,6 +536,7 @@ class BatchProcessor:
                 )
 
     def _close(self) -> None:
+        """Never raises: an error here would hide the one that ended the loop."""
         try:
             self._settle()
         except (StopRequested, ProcessorFatal) as exc:
@@ -536,8 +545,16 @@ class BatchProcessor:
             self._consumer.close()
         except (KafkaException, RuntimeError) as exc:
             self._log.warning("consumer_close_failed", error=str(exc))
-        self._commit.close()
+        try:
+            self._commit.close()
+        except (KafkaException, RuntimeError) as exc:
+            self._log.warning("producer_close_failed", error=_reason(exc))
         self._log.info("processor_stopped")
+
+
+def _reason(exc: BaseException) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if isinstance(error, KafkaError) else str(exc)
 
 
 def _describe(partitions: list[TopicPartition]) -> list[str]:

@@ -6,6 +6,11 @@ handler, start `/health` and `/metrics`, run the batch processor until SIGTERM (
 batch in hand is finished), then stop the HTTP server and close the handler. A consumer
 module only says what is particular to it: a `ConsumerSpec` and how to build its
 handler on the process's metrics registry.
+
+A consumer may bring companions: further processors in the same process, each on its
+own thread with its own group, transactional id and handler (the judge of the drift
+watcher and of the performance monitor), sharing the metrics registry and `/health`.
+A companion that fails stops the whole process, with its error.
 """
 
 from __future__ import annotations
@@ -87,6 +92,34 @@ class ConsumerSpec:
         )
 
 
+@dataclass(frozen=True)
+class Companion:
+    """A further processor run beside a consumer's own, on a thread."""
+
+    spec: ConsumerSpec
+    build_handler: Callable[[CollectorRegistry], BatchHandler]
+
+
+class _CompanionThread:
+    def __init__(self, processor: BatchProcessor, name: str, stop: threading.Event) -> None:
+        self.error: BaseException | None = None
+        self._processor, self._stop = processor, stop
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._processor.run(self._stop)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self.error = exc
+            self._stop.set()
+
+    def join(self) -> None:
+        self._thread.join()
+
+
 def run_consumer(
     settings: Settings,
     stop: threading.Event,
@@ -94,6 +127,7 @@ def run_consumer(
     build_handler: Callable[[CollectorRegistry], BatchHandler],
     *,
     on_batch: Callable[[BatchTiming], None] | None = None,
+    companions: Sequence[Companion] = (),
 ) -> None:
     """Run one consumer until `stop` is set; `/health` and `/metrics` served meanwhile."""
     log = structlog.get_logger(spec.service)
@@ -101,17 +135,30 @@ def run_consumer(
     registry = CollectorRegistry()
     handler = build_handler(registry)
     degraded_gauge(registry, spec.service, handler.ready)
+    helpers = [(c, c.build_handler(registry)) for c in companions]
+    threads: list[_CompanionThread] = []
     try:
         handler.idle()
         processor = BatchProcessor(
             settings, spec.options(), handler, spec.on_error, registry=registry, on_batch=on_batch
         )
+        for companion, helper in helpers:
+            helper.idle()
+            side = BatchProcessor(
+                settings,
+                companion.spec.options(),
+                helper,
+                companion.spec.on_error,
+                metrics=processor.metrics,
+            )
+            threads.append(_CompanionThread(side, companion.spec.service, stop))
 
         def status() -> dict[str, Any]:
             return {
                 "status": "healthy" if handler.ready() else "degraded",
                 "service": spec.service,
                 **handler.status(),
+                **{c.spec.service: h.status() for c, h in helpers},
                 "input_paused": processor.paused,
                 "partitions": processor.assignment,
                 "last_batch_time": processor.last_batch_at,
@@ -126,10 +173,20 @@ def run_consumer(
             **spec.started_fields,
             **handler.status(),
         )
+        for thread in threads:
+            thread.start()
         try:
             processor.run(stop)
         finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
             health.stop()
+        for thread in threads:
+            if thread.error is not None:
+                raise thread.error
     finally:
+        for _, helper in helpers:
+            helper.close()
         handler.close()
         log.info(f"{spec.service}_stopped")

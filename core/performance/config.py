@@ -107,6 +107,11 @@ class PerformanceConfig(ConsumerConfig):
     """Longest wait to fill a batch (and so the longest a closed window waits to be
     published under light load)."""
 
+    idle_partition_s: float | None = Field(default=30.0, gt=0)
+    """An input partition that delivers nothing for this long (wall clock) is announced
+    idle to the group's judge and stops holding windows open until it delivers again.
+    None: every partition holds windows until its event time passes them."""
+
     @model_validator(mode="after")
     def _m_of_n(self) -> PerformanceConfig:
         if self.alert_min_drifting > self.alert_windows:

@@ -19,8 +19,13 @@ windows close at the slowest partition's watermark, so when one closes every
 partition's share of it is final; the shares are merged (exactly: `MetricState.merge`)
 and judged once, against one alert policy. So a window gives one record per model
 version, with all its labels, and the false-alarm rate is one monitor's whatever the
-partition count. Merging across the instances of one group is issue 15: until then run
-one monitor per group (a second one would judge its own partitions' windows apart).
+partition count.
+
+Across the instances of one group (docs/scaling.md), `close_shares` closes each
+partition's windows at that partition's own watermark instead, and hands the shares to
+the group's one judge (`consumers.performance_judge`), which merges every partition's
+share once all partitions are past the window: the same figures, whoever owns which
+partition.
 """
 
 from __future__ import annotations
@@ -242,6 +247,26 @@ class PartitionedMonitor:
                 self._dirty.add(partition)
             closed += [(partition, w) for w in shares]
         return self._judge_merged(closed)
+
+    def close_shares(self) -> tuple[list[tuple[int, ClosedWindow]], dict[int, float]]:
+        """Each partition's join evicted and windows closed at its own watermark: the
+        (partition, share) pairs closed, and each bounded partition's watermark. A share
+        depends only on its partition's records, never on which others this process owns."""
+        shares: list[tuple[int, ClosedWindow]] = []
+        marks: dict[int, float] = {}
+        for partition, owned in sorted(self._partitions.items()):
+            own = owned.clock.watermark
+            if own is None or not math.isfinite(own):
+                continue
+            owned.monitor.settle().join.advance(own)
+            windows = owned.monitor.settle().windows
+            before = windows.watermark
+            closed = windows.close(own)
+            if closed or windows.watermark != before:
+                self._dirty.add(partition)
+            shares += [(partition, w) for w in closed]
+            marks[partition] = own
+        return shares, marks
 
     def flush(self) -> list[WindowResult]:
         """Judge every open window now (end of a replay); coverage may be incomplete."""

@@ -293,3 +293,55 @@ def test_monitor_refuses_topics_with_different_partition_counts(settings: Settin
     assert isinstance(err.value, TopicError)
     assert "has 3" in str(err.value)
     assert "has 2" in str(err.value)
+
+
+def test_two_monitors_in_one_group_give_the_figures_and_alerts_of_one(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Each partition's windows go as shares to the group's one judge, which merges them
+    once every partition is past: whoever owns which partition, the same records."""
+    crafted_settings(settings)
+    settings.monitor.idle_partition_s = 600.0  # a fixed backlog: no partition is quiet
+    settings.monitor.floor = 0.99  # so that windows alert, and alerts are compared too
+    start = t0()
+    for side in ("predictions", "outcomes"):
+        send(settings, getattr(settings.topics, side), crafted(start, range(N_EVENTS), side))
+    one = PartitionedMonitor(settings.monitor)
+    one.assign(0)
+    for side, model in (("predictions", Prediction), ("outcomes", Outcome)):
+        for _, value, at in crafted(start, range(N_EVENTS), side):
+            record = model.model_validate_json(value)
+            add = one.add_prediction if side == "predictions" else one.add_outcome
+            add(0, record, at / 1000)  # type: ignore[operator]
+    results = one.advance()
+    want = [r.record for r in results]
+    want_alerts = [(a.window_start, a.metric, a.severity) for r in results if (a := r.alert)]
+    assert want
+    assert want_alerts
+    procs = []
+    for i in range(2):
+        env = {**settings_env(settings), "STREAMSCORE_MONITOR__INSTANCE_ID": f"m{i}"}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "streamscore", "monitor"],
+                env=env,
+                stdout=(tmp_path / f"m{i}.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+    try:
+        got = windows(
+            read_committed(settings, settings.topics.performance, len(want), 120, idle_s=5)
+        )
+        alerts = [
+            PerformanceAlert.model_validate_json(m.value())
+            for m in read_committed(settings, settings.topics.performance_alerts, 0, idle_s=1)
+        ]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(60) for proc in procs]
+    logs = "".join((tmp_path / f"m{i}.log").read_text()[-1500:] for i in range(2))
+    assert codes == [0, 0], logs
+    assert got == want
+    assert [(a.window_start, a.metric, a.severity) for a in alerts] == want_alerts

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
-
-from consumers.drift import DriftHandler, DriftMetrics
-from core.drift.judge import Reference
-from core.follower import ProductionFollower
-from core.kafka.changelog import CheckpointStore
-from core.registry import ModelRegistry
+from consumers.drift import DriftHandler
+from core.drift.partitioned import PartitionedWindows
 from core.settings import Settings
+from core.window_shares import WindowShare
 from producers.generator import ChurnGenerator
 from producers.invalid import encode
 from producers.scenarios import FeatureShift
+from tests.drift_pipeline import run, watcher
 from tests.models import train_and_register
 from tests.stubs import StubRecord
 
@@ -39,40 +36,46 @@ def records(n: int, start: int = 0, shifted: bool = False) -> list[StubRecord]:
     return [StubRecord("events", 0, start + i, encode(e)) for i, (e, _) in enumerate(events)]
 
 
-def follower(settings: Settings) -> ProductionFollower[Reference]:
-    registry = ModelRegistry(settings.registry.path)
-    return ProductionFollower(registry, "churn", Reference.load, poll_s=0)
-
-
 def handler(settings: Settings) -> DriftHandler:
-    store = CheckpointStore(settings, settings.topics.drift_state, settings.drift.group_id)
-    h = DriftHandler(settings, follower(settings), DriftMetrics(CollectorRegistry()), store)
-    h.idle()
-    return h
+    return watcher(settings, [0])
+
+
+def seen(h: DriftHandler) -> int:
+    assert h.windows is not None
+    return h.windows.managers[0].seen
 
 
 def test_without_a_production_model_the_handler_is_not_ready(tmp_path: Path) -> None:
     assert not handler(make_settings(tmp_path)).ready()
 
 
-def test_every_batch_ends_with_a_checkpoint_of_the_open_windows(tmp_path: Path) -> None:
+def test_every_batch_ends_with_a_checkpoint_of_its_partitions_windows(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     register(settings, 1)
     out = handler(settings).process(records(1500))
     checkpoint = out[-1]
     assert checkpoint.topic == settings.topics.drift_state
-    assert checkpoint.key == settings.drift.group_id.encode()
-    assert json.loads(checkpoint.value)["model_version"] == 1
+    assert checkpoint.key == f"{settings.drift.group_id}:0".encode()
+    assert checkpoint.partition == 0
+    assert PartitionedWindows.read_checkpoint(checkpoint.value)[0] == 1
+
+
+def test_a_closed_count_window_is_published_whole_for_the_judge(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    register(settings, 1)
+    out = handler(settings).process(records(1500))
+    shares = [
+        WindowShare.model_validate_json(o.value)
+        for o in out
+        if o.topic == settings.topics.drift_partials
+    ]
+    assert [(s.kind, s.partition, s.events, s.whole) for s in shares] == [("share", 0, 1000, True)]
 
 
 def test_persistent_drift_alerts_once_then_cools_down(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     register(settings, 1)
-    h = handler(settings)
-    out = []
-    for i in range(8):
-        out += h.process(records(1000, start=i * 1000, shifted=True))
-    alerts = [o for o in out if o.topic == settings.topics.alerts]
+    _, alerts = run(settings, records(8000, shifted=True), partitions=1, watchers=1, batch=1000)
     assert len(alerts) == 1
     assert "monthly_charges" in json.loads(alerts[0].value)["drifting_features"]
 
@@ -82,16 +85,25 @@ def test_a_new_production_version_is_used_from_the_next_window_on(tmp_path: Path
     register(settings, 1)
     h = handler(settings)
     h.process(records(1500))
+    h.batch_committed()
     assert h.reference is not None
     assert h.reference.version == 1
     register(settings, 2)
     h.idle()
     assert h.reference.version == 1, "the open window keeps its profile until the next batch"
-    h.process(records(500, start=1500))
+    out = h.process(records(500, start=1500))
     assert h.reference is not None
     assert h.reference.version == 2
-    assert h.windows is not None
-    assert h.windows.seen == 500
+    assert seen(h) == 500
+    shares = [
+        WindowShare.model_validate_json(o.value)
+        for o in out
+        if o.topic == settings.topics.drift_partials
+    ]
+    assert [(s.kind, s.model_version, s.events) for s in shares] == [
+        ("share", 1, 500),
+        ("left", 1, 0),
+    ]
 
 
 def test_an_aborted_batch_is_undone_so_its_replay_counts_each_event_once(
@@ -105,13 +117,13 @@ def test_an_aborted_batch_is_undone_so_its_replay_counts_each_event_once(
     replayed = records(700, start=700)
     h.process(replayed)
     h.batch_aborted()
-    assert h.windows is not None
-    assert h.windows.seen == 700
+    assert seen(h) == 700
     out = h.process(replayed)
     h.batch_committed()
-    assert h.windows.seen == 1400
-    assert sum(w.events for w in h.windows.open.values()) == 400
-    assert json.loads(out[-1].value)["model_version"] == 1
+    assert seen(h) == 1400
+    assert h.windows is not None
+    assert sum(w.events for w in h.windows.managers[0].open.values()) == 400
+    assert PartitionedWindows.read_checkpoint(out[-1].value)[0] == 1
 
 
 def test_a_first_batch_aborted_leaves_empty_windows(tmp_path: Path) -> None:
@@ -120,28 +132,6 @@ def test_a_first_batch_aborted_leaves_empty_windows(tmp_path: Path) -> None:
     h = handler(settings)
     h.process(records(300))
     h.batch_aborted()
+    assert seen(h) == 0
     assert h.windows is not None
-    assert h.windows.seen == 0
-    assert not h.windows.open
-
-
-def test_each_judged_window_sets_the_drift_statistic_per_feature_on_metrics(
-    tmp_path: Path,
-) -> None:
-    settings = make_settings(tmp_path)
-    register(settings, 1)
-    registry = CollectorRegistry()
-    store = CheckpointStore(settings, settings.topics.drift_state, settings.drift.group_id)
-    h = DriftHandler(settings, follower(settings), DriftMetrics(registry), store)
-    h.idle()
-    for i in range(3):
-        h.process(records(1000, start=i * 1000, shifted=True))
-
-    def value(name: str, **labels: str) -> float | None:
-        return registry.get_sample_value(name, labels)
-
-    assert value("streamscore_drift_feature_drifting", feature="monthly_charges") == 1
-    assert value("streamscore_drift_feature_drifting", feature="tenure_months") == 0
-    psi = value("streamscore_drift_statistic", feature="monthly_charges", test="psi")
-    assert psi is not None
-    assert psi > settings.drift.psi_threshold
+    assert not h.windows.managers[0].open
