@@ -18,7 +18,7 @@ def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": resolve_bootstrap(settings),
         "logger": LibrdkafkaLogger(),
-        **settings.kafka.client,
+        **settings.kafka.client_options(),
     }
     config.update(overrides)
     return config

@@ -1,0 +1,64 @@
+"""Why a client cannot talk to the broker, in words a person can act on.
+
+librdkafka retries a refused login or a failed TLS handshake for ever. It reports each
+failure only to the client's `error_cb` (served by `poll`), as `_AUTHENTICATION` or
+`_SSL`, while the call waiting on the broker fails with a bare `_TRANSPORT` or a
+timeout. `ConnectionProblems` is that callback: it keeps the first such failure, so the
+reachability check can stop at once and name it instead of waiting out its timeout.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError
+
+from core.kafka.exceptions import BrokerAuthenticationFailed, BrokerTlsFailed, BrokerUnreachable
+
+_REFUSALS: dict[int, type[BrokerUnreachable]] = {
+    KafkaError._AUTHENTICATION: BrokerAuthenticationFailed,
+    KafkaError._SSL: BrokerTlsFailed,
+}
+_BROKER_PREFIX = re.compile(r"^\S+://\S+?: ")
+_TIMING_SUFFIX = re.compile(r" \(after \d+ms in state \w+\)$")
+
+
+class ConnectionProblems:
+    """An `error_cb` that keeps the first authentication or TLS failure it hears."""
+
+    def __init__(self) -> None:
+        self.refusal: KafkaError | None = None
+
+    def __call__(self, err: KafkaError) -> None:
+        if self.refusal is None and err.code() in _REFUSALS:
+            self.refusal = err
+
+    def error(self, address: str, secrets: Iterable[str] = ()) -> BrokerUnreachable | None:
+        """The named error for the failure heard so far, or None."""
+        if self.refusal is None:
+            return None
+        detail = scrub(plain_reason(self.refusal.str()), secrets)
+        return _REFUSALS[self.refusal.code()](address, detail)
+
+
+def plain_reason(text: str) -> str:
+    """librdkafka's failure text without the broker prefix and the timing suffix.
+
+    >>> plain_reason("sasl_ssl://127.0.0.1:9/bootstrap: SASL authentication error: "
+    ...              "bad (after 3ms in state AUTH_REQ)")
+    'SASL authentication error: bad'
+    """
+    return _TIMING_SUFFIX.sub("", _BROKER_PREFIX.sub("", text.strip()))
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value in it masked, for messages that echo client input.
+
+    >>> scrub("bad value hunter2 for sasl.password", ["hunter2"])
+    'bad value *** for sasl.password'
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
