@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.kafka.client_logging import LibrdkafkaLogger
+from core.kafka.connection_problems import RefusalLog
 from core.kafka.discovery import resolve_bootstrap
 from core.settings import Settings
 
@@ -18,6 +19,7 @@ def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": resolve_bootstrap(settings),
         "logger": LibrdkafkaLogger(),
+        "error_cb": RefusalLog(),
         **settings.kafka.client_options(),
     }
     config.update(overrides)

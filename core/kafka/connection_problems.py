@@ -9,9 +9,12 @@ reachability check can stop at once and name it instead of waiting out its timeo
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Iterable
 
+import structlog
 from confluent_kafka import KafkaError
 
 from core.kafka.exceptions import BrokerAuthenticationFailed, BrokerTlsFailed, BrokerUnreachable
@@ -62,3 +65,30 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+class RefusalLog:
+    """The default `error_cb` of every client: a refused login or TLS handshake is logged
+    as an error (once a minute at most, it repeats with every reconnect), so a
+    long-running process whose credentials stop working says so instead of only
+    stalling. Other client errors stay where they were, in librdkafka's debug log."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self._log = structlog.get_logger("kafka")
+        self._every_s = every_s
+        self._last: dict[int, float] = {}
+
+    def __call__(self, err: KafkaError) -> None:
+        code = err.code()
+        if code not in _REFUSALS:
+            return
+        now = time.monotonic()
+        if now - self._last.get(code, -math.inf) < self._every_s:
+            return
+        self._last[code] = now
+        self._log.error(
+            "kafka_refused",
+            error=err.name(),
+            reason=plain_reason(err.str()),
+            hint=_REFUSALS[code].hint,
+        )
