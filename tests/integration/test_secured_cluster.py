@@ -34,7 +34,7 @@ from streamscore.cli import _COMMANDS, main
 from tests.integration.kafka_io import read_committed
 from tests.models import train_and_register
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CANARY = f"canary-{uuid.uuid4().hex}"
 ROLES = {
