@@ -164,8 +164,9 @@ class LocalBroker:
         """Start the broker unless one runs here already; return the running one.
 
         `secure`: clients connect over SASL_SSL with SCRAM-SHA-512 (see
-        `core.kafka.broker_security`); `client_password` fixes the client user's password
-        when the material is first made, else it is random.
+        `core.kafka.broker_security`); a broker whose data was made secured restarts
+        secured without it. `client_password` fixes the client user's password when the
+        material is first made, else it is random.
         """
         running = self.status()
         if running is not None:
@@ -180,6 +181,8 @@ class LocalBroker:
         self.home.mkdir(parents=True, exist_ok=True)
         data_dir = self.home / "data"
         formatted = (data_dir / "meta.properties").exists()
+        # Once secured, always: a restart without the flag must not downgrade the listener.
+        secure = secure or (formatted and self.security.exists())
         if secure and formatted and not self.security.exists():
             raise BrokerStartError(
                 f"the broker data in {data_dir} was made without --secure, so it has no "

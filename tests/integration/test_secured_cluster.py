@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from core.kafka.admin import check_reachable
 from core.kafka.broker_security import make_ca
-from core.kafka.exceptions import BrokerAuthenticationFailed, BrokerTlsFailed
+from core.kafka.exceptions import BrokerAuthenticationFailed, BrokerTlsFailed, BrokerUnreachable
 from core.kafka.local_broker import LocalBroker, free_port
 from core.retraining.decision import RetrainDecision
 from core.settings import Settings, TopicsConfig, load_settings
@@ -333,3 +333,20 @@ def test_the_named_errors_do_not_carry_the_password(
         exc = caught.value
         texts = [str(exc), exc.one_line(), repr(exc), *map(str, exc.args), out.getvalue()]
         assert not [t for t in [*texts, err.getvalue()] if CANARY in t]
+
+
+def test_a_restart_without_the_flag_stays_secured_with_the_same_users(
+    secured: LocalBroker, tmp_path: Path, unique: str
+) -> None:
+    before = secured.status()
+    assert before is not None
+    secured.stop()
+    after = secured.start(port=before.port)
+    assert after.secure
+    assert after.port == before.port
+    settings = load_settings(settings_file(secured, tmp_path, unique, {}))
+    check_reachable(settings, timeout_s=60)
+    plaintext = settings.model_copy(deep=True)
+    plaintext.kafka.client = {}
+    with pytest.raises(BrokerUnreachable):
+        check_reachable(plaintext, timeout_s=3)
