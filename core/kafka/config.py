@@ -19,7 +19,6 @@ def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": resolve_bootstrap(settings),
         "logger": LibrdkafkaLogger(),
-        "error_cb": RefusalLog(),
         **settings.kafka.client_options(),
     }
     config.update(overrides)
@@ -36,6 +35,9 @@ def producer_config(
             "acks": "all",
             "linger.ms": 5,
             "compression.type": "lz4",
+            # Additive for a producer, whose errors otherwise only reach librdkafka's
+            # log; a consumer would stop seeing them as messages, so it gets none.
+            "error_cb": RefusalLog(),
         },
     )
     if transactional_id is not None:

@@ -68,10 +68,10 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 class RefusalLog:
-    """The default `error_cb` of every client: a refused login or TLS handshake is logged
-    as an error (once a minute at most, it repeats with every reconnect), so a
+    """The default `error_cb` of every producer: a refused login or TLS handshake is
+    logged as an error (once a minute at most, it repeats with every reconnect), so a
     long-running process whose credentials stop working says so instead of only
-    stalling. Other client errors stay where they were, in librdkafka's debug log."""
+    stalling (every consumer process also produces). Other errors are left alone."""
 
     def __init__(self, every_s: float = 60.0) -> None:
         self._log = structlog.get_logger("kafka")
