@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,9 +48,11 @@ class KafkaConfig(BaseModel):
     bootstrap_servers: str | None = None
     """Broker list. Unset: `KAFKA_BOOTSTRAP_SERVERS`, else the running local broker."""
 
-    client: dict[str, str] = Field(default_factory=dict)
+    client: dict[str, str | SecretStr] = Field(default_factory=dict)
     """librdkafka options passed to every client as they are, e.g. `security.protocol`,
-    `sasl.mechanism`, `sasl.username`, `sasl.password`, `ssl.ca.location`."""
+    `sasl.mechanism`, `sasl.username`, `sasl.password`, `ssl.ca.location`. Values of
+    secret-looking keys (`*password*`, `*secret*`, ...) are held as `SecretStr`: masked in
+    every repr and dump, revealed only to librdkafka (`client_options`)."""
 
     partitions: int = Field(default=6, ge=1)
     """Partitions of the input topic (and of topics keyed like it)."""
@@ -67,12 +69,33 @@ class KafkaConfig(BaseModel):
             raise ValueError("set kafka.bootstrap_servers instead of client['bootstrap.servers']")
         return value
 
-    def redacted_client(self) -> dict[str, str]:
-        """Client options safe to log or print: secret-looking values masked."""
+    @field_validator("client", mode="after")
+    @classmethod
+    def _hold_secrets(cls, value: dict[str, str | SecretStr]) -> dict[str, str | SecretStr]:
         return {
-            k: ("***" if any(m in k.lower() for m in _SECRET_MARKERS) else v)
+            k: SecretStr(v) if isinstance(v, str) and is_secret_option(k) else v
+            for k, v in value.items()
+        }
+
+    def client_options(self) -> dict[str, str]:
+        """The options as librdkafka needs them, secrets revealed: for client configs only."""
+        return {
+            k: v.get_secret_value() if isinstance(v, SecretStr) else v
             for k, v in self.client.items()
         }
+
+    def secret_values(self) -> list[str]:
+        """The secret option values, so a message that might echo one can be scrubbed."""
+        return [v for k, v in self.client_options().items() if is_secret_option(k) and v]
+
+    def redacted_client(self) -> dict[str, str]:
+        """Client options safe to log or print: secret-looking values masked."""
+        return {k: ("***" if is_secret_option(k) else v) for k, v in self.client_options().items()}
+
+
+def is_secret_option(key: str) -> bool:
+    """Whether a client option's value must never be shown (`sasl.password`, ...)."""
+    return any(m in key.lower() for m in _SECRET_MARKERS)
 
 
 class TopicsConfig(BaseModel):

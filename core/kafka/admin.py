@@ -11,7 +11,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from core.kafka.config import client_config
-from core.kafka.exceptions import BrokerUnreachable, TopicError
+from core.kafka.connection_problems import ConnectionProblems, scrub
+from core.kafka.exceptions import BrokerUnreachable, ClientSettingsInvalid, TopicError
 from core.settings import Settings
 
 
@@ -97,16 +98,37 @@ def admin_client(settings: Settings) -> AdminClient:
 
 
 def check_reachable(settings: Settings, timeout_s: float | None = None) -> AdminClient:
-    """An admin client for a broker that answered a metadata request, or a clear error."""
-    config = client_config(settings)
-    admin = AdminClient(config)
+    """An admin client for a broker that answered a metadata request, or a clear error.
+
+    Asks in short slices and listens to the client's error callback in between, so a
+    refused login or an untrusted certificate ends the wait at once, named as such.
+    """
+    problems = ConnectionProblems()
+    config = client_config(settings, error_cb=problems)
+    address = config["bootstrap.servers"]
+    secrets = settings.kafka.secret_values()
     try:
-        metadata = admin.list_topics(timeout=timeout_s or settings.kafka.timeout_s)
+        admin = AdminClient(config)
     except KafkaException as exc:
-        raise BrokerUnreachable(config["bootstrap.servers"], _reason(exc)) from None
-    if not metadata.brokers:
-        raise BrokerUnreachable(config["bootstrap.servers"], "no brokers in metadata")
-    return admin
+        raise ClientSettingsInvalid(
+            f"the Kafka client settings were refused: {scrub(_reason(exc), secrets)}"
+        ) from None
+    deadline = time.monotonic() + (timeout_s or settings.kafka.timeout_s)
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            metadata = admin.list_topics(timeout=max(0.1, min(1.0, remaining)))
+            if metadata.brokers:
+                return admin
+            reason = "no brokers in metadata"
+        except KafkaException as exc:
+            reason = _reason(exc)
+        admin.poll(0.1)
+        refused = problems.error(address, secrets)
+        if refused is not None:
+            raise refused
+        if time.monotonic() >= deadline:
+            raise BrokerUnreachable(address, scrub(reason, secrets))
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[TopicResult]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.kafka.client_logging import LibrdkafkaLogger
+from core.kafka.connection_problems import RefusalLog
 from core.kafka.discovery import resolve_bootstrap
 from core.settings import Settings
 
@@ -18,7 +19,7 @@ def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": resolve_bootstrap(settings),
         "logger": LibrdkafkaLogger(),
-        **settings.kafka.client,
+        **settings.kafka.client_options(),
     }
     config.update(overrides)
     return config
@@ -34,6 +35,9 @@ def producer_config(
             "acks": "all",
             "linger.ms": 5,
             "compression.type": "lz4",
+            # Additive for a producer, whose errors otherwise only reach librdkafka's
+            # log; a consumer would stop seeing them as messages, so it gets none.
+            "error_cb": RefusalLog(),
         },
     )
     if transactional_id is not None:

@@ -14,12 +14,42 @@ class BrokerNotFound(KafkaLayerError):
 
 
 class BrokerUnreachable(KafkaLayerError):
+    problem = "is unreachable"
+
     def __init__(self, address: str, detail: str = "") -> None:
-        message = f"Kafka broker at {address} is unreachable"
+        message = f"Kafka broker at {address} {self.problem}"
         super().__init__(f"{message}: {detail}" if detail else message)
         self.address = address
 
     hint = "check that the broker runs and the address and security settings are right"
+
+
+class BrokerAuthenticationFailed(BrokerUnreachable):
+    """The broker answered and refused the SASL credentials (librdkafka `_AUTHENTICATION`)."""
+
+    problem = "refused the login"
+
+    hint = (
+        "check kafka.client sasl.username, sasl.password and sasl.mechanism "
+        "(`streamscore broker start --secure` prints the local broker's)"
+    )
+
+
+class BrokerTlsFailed(BrokerUnreachable):
+    """The TLS handshake failed, most often an untrusted broker certificate (`_SSL`)."""
+
+    problem = "failed the TLS handshake"
+
+    hint = (
+        "check kafka.client ssl.ca.location names the CA that signed the broker's certificate "
+        "and security.protocol matches the listener (SSL or SASL_SSL)"
+    )
+
+
+class ClientSettingsInvalid(KafkaLayerError):
+    """librdkafka refused the client options before connecting (e.g. a missing CA file)."""
+
+    hint = "check the kafka.client settings (librdkafka option names and values)"
 
 
 class MissingTool(KafkaLayerError):

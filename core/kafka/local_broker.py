@@ -23,6 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
+from core.kafka.broker_security import BrokerSecurity, write_private
 from core.kafka.client_logging import LibrdkafkaLogger
 from core.kafka.exceptions import BrokerStartError, MissingTool
 
@@ -55,6 +58,8 @@ class BrokerState:
     data_dir: str
     log_file: str
     started_at: float
+    secure: bool = False
+    """Clients must use SASL_SSL (`BrokerSecurity.client_settings`)."""
 
     @property
     def bootstrap(self) -> str:
@@ -95,6 +100,7 @@ class LocalBroker:
         self.libs = Path(libs or env_libs or DEFAULT_LIBS)
         self.state_file = self.home / "state.json"
         self.log_file = self.home / "broker.log"
+        self.security = BrokerSecurity(self.home)
 
     def status(self) -> BrokerState | None:
         """The running broker recorded here, or None (a stale record is removed)."""
@@ -147,24 +153,62 @@ class LocalBroker:
         staging.rename(self.libs)
         return self.libs
 
-    def start(self, port: int | None = None, timeout_s: float = 90.0) -> BrokerState:
-        """Start the broker unless one runs here already; return the running one."""
+    def start(
+        self,
+        port: int | None = None,
+        timeout_s: float = 90.0,
+        *,
+        secure: bool = False,
+        client_password: SecretStr | None = None,
+    ) -> BrokerState:
+        """Start the broker unless one runs here already; return the running one.
+
+        `secure`: clients connect over SASL_SSL with SCRAM-SHA-512 (see
+        `core.kafka.broker_security`); a broker whose data was made secured restarts
+        secured without it. `client_password` fixes the client user's password when the
+        material is first made, else it is random.
+        """
         running = self.status()
         if running is not None:
+            if secure and not running.secure:
+                raise BrokerStartError(
+                    f"a broker without --secure already runs at {running.bootstrap}",
+                    hint="`streamscore broker stop` it first, or use another state_dir",
+                )
             return running
         java = java_check()
         self.ensure_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         data_dir = self.home / "data"
+        formatted = (data_dir / "meta.properties").exists()
+        # Once secured, always: a restart without the flag must not downgrade the listener.
+        secure = secure or (formatted and self.security.exists())
+        if secure and formatted and not self.security.exists():
+            raise BrokerStartError(
+                f"the broker data in {data_dir} was made without --secure, so it has no "
+                "SCRAM users",
+                hint=f"stop the broker and remove {self.home}, or use another state_dir",
+            )
+        scram: list[str] = []
+        if secure:
+            credentials = self.security.ensure(client_password)
+            scram = [
+                a for c in credentials.scram_users() for a in ("--add-scram", c.storage_argument())
+            ]
         port = port or free_port()
         controller_port = free_port()
         props = self.home / "server.properties"
-        props.write_text(_server_properties(port, controller_port, data_dir))
+        listeners = (
+            self.security.server_properties(port, controller_port)
+            if secure
+            else _plaintext_listeners(port, controller_port)
+        )
+        write_private(props, listeners + _server_properties(controller_port, data_dir))
         log4j = self.home / "log4j2.properties"
         log4j.write_text(_LOG4J2.format(log=self.log_file))
         classpath = f"{self.libs}/*"
 
-        if not (data_dir / "meta.properties").exists():
+        if not formatted:
             cluster_id = _cluster_id()
             fmt = subprocess.run(
                 [
@@ -179,6 +223,7 @@ class LocalBroker:
                     "--config",
                     str(props),
                     "--ignore-formatted",
+                    *scram,
                 ],
                 capture_output=True,
                 text=True,
@@ -216,6 +261,7 @@ class LocalBroker:
             data_dir=str(data_dir),
             log_file=str(self.log_file),
             started_at=time.time(),
+            secure=secure,
         )
         self._wait_ready(proc, state, timeout_s)
         tmp = self.state_file.with_suffix(".tmp")
@@ -262,6 +308,8 @@ class LocalBroker:
             "bootstrap.servers": state.bootstrap,
             "logger": LibrdkafkaLogger(),
         }
+        if state.secure:
+            config.update(self.security.client_settings(reveal=True))
         admin = AdminClient(config)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -338,16 +386,21 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _server_properties(port: int, controller_port: int, data_dir: Path) -> str:
+def _plaintext_listeners(port: int, controller_port: int) -> str:
     return f"""\
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+"""
+
+
+def _server_properties(controller_port: int, data_dir: Path) -> str:
+    return f"""\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
 log.dirs={data_dir}
 num.partitions=1
 auto.create.topics.enable=false

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from core.errors import ConfigError
+from core.kafka.broker_security import settings_env, settings_toml
 from core.kafka.local_broker import BrokerState, LocalBroker
 from streamscore.cli.runtime import settings_for
 
@@ -28,6 +30,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--timeout", type=float, default=90.0, help="seconds to wait for start-up (default 90)"
     )
     start.add_argument("--json", action="store_true", help="print the broker state as JSON")
+    start.add_argument(
+        "--secure",
+        action="store_true",
+        help=(
+            "clients must use SASL_SSL with SCRAM-SHA-512: a CA, a broker certificate and "
+            "users are made under <state_dir>/broker/secure, and the client settings printed "
+            "(see docs/security.md)"
+        ),
+    )
+    start.add_argument(
+        "--show-password",
+        action="store_true",
+        help="with --secure: print the client password too (else it is only in client.toml)",
+    )
     start.set_defaults(func=_start)
     status = actions.add_parser("status", help="print the bootstrap address, or say none runs")
     status.add_argument("--json", action="store_true", help="print the broker state as JSON")
@@ -45,14 +61,37 @@ def _print(state: BrokerState, as_json: bool, prefix: str) -> None:
     if as_json:
         print(json.dumps({"running": True, "bootstrap": state.bootstrap, **state.__dict__}))
     else:
-        print(f"{prefix} {state.bootstrap} (pid {state.pid}, log {state.log_file})")
+        secured = ", SASL_SSL only" if state.secure else ""
+        print(f"{prefix} {state.bootstrap} (pid {state.pid}{secured}, log {state.log_file})")
 
 
 def _start(args: argparse.Namespace) -> int:
+    if args.show_password and not args.secure:
+        raise ConfigError("--show-password needs --secure", hint="see `broker start --help`")
     broker = _broker(args)
     already = broker.status()
-    state = broker.start(port=args.port, timeout_s=args.timeout)
-    _print(state, args.json, "broker already running at" if already else "broker started at")
+    state = broker.start(port=args.port, timeout_s=args.timeout, secure=args.secure)
+    if not state.secure:
+        _print(state, args.json, "broker already running at" if already else "broker started at")
+        return 0
+    client_file = broker.security.write_client_file(state.bootstrap)
+    client = broker.security.client_settings(reveal=args.show_password)
+    if args.json:
+        info = {"running": True, "bootstrap": state.bootstrap, **state.__dict__}
+        print(json.dumps({**info, "client": client, "client_settings_file": str(client_file)}))
+        return 0
+    verb = "already running" if already else "started"
+    _print(state, False, f"secured broker (SCRAM-SHA-512) {verb} at")
+    print(
+        f"\nClient settings, also written to {client_file} (mode 0600), so that\n"
+        f"  streamscore --config {client_file} COMMAND\n"
+        "works as it is. Or put this in your settings file:\n"
+    )
+    print(settings_toml(state.bootstrap, client))
+    print("or in the environment:\n")
+    print(settings_env(state.bootstrap, client))
+    if not args.show_password:
+        print("(the password is hidden: it is in the file above; --show-password prints it)")
     return 0
 
 
