@@ -80,3 +80,16 @@ def test_every_kind_of_bad_input_is_counted_invalid_never_raised() -> None:
 def test_an_oversized_message_is_invalid() -> None:
     decoded = decode_columns([record(json.dumps(VALID).encode())], 64)
     assert (decoded.valid, decoded.invalid) == (0, 1)
+
+
+def test_nesting_deeper_than_the_contract_allows_is_invalid_and_never_raises() -> None:
+    """Found by the fuzz test: msgspec accepted nesting pydantic refuses (201-999 levels
+    in an ignored field) and raised `RecursionError` beyond, which failed the batch."""
+    event = json.dumps(VALID)[:-1]
+    nested = {"[": lambda d: "[" * d + "]" * d, "{": lambda d: '{"a":' * d + "1" + "}" * d}
+    for depth, kind in ((201, "["), (600, "["), (5000, "["), (600, "{")):
+        raw = f'{event}, "extra": {nested[kind](depth)}}}'.encode()
+        columns = decode_columns([record(raw)], 1_000_000)
+        assert (columns.valid, columns.invalid) == (0, 1), (depth, kind)
+    shallow = f'{event}, "extra": {nested["["](150)}}}'.encode()
+    assert decode_columns([record(shallow)], 65536).valid == 1
