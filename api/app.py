@@ -257,7 +257,7 @@ def _follower(settings: Settings) -> ProductionFollower[LoadedModel]:
         resolve_bootstrap(settings)
     except BrokerNotFound:
         return ProductionFollower(
-            ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch),
+            ModelRegistry.from_config(settings.registry),
             settings.registry.model_name,
             load_warmed,
             poll_s=settings.registry.poll_s,
