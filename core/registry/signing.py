@@ -104,13 +104,15 @@ class HighWaterMark:
             if self.path is None:
                 return self._raise(self._marks, name, sequence, mac)
             with filelock.FileLock(str(self.path) + ".lock", timeout=30):
-                marks = self._read()
+                on_disk = self._read()
+                marks = dict(on_disk)
                 for known, mark in self._marks.items():
                     if known not in marks or marks[known].sequence < mark.sequence:
                         marks[known] = mark
                 behind = self._raise(marks, name, sequence, mac)
                 if behind is None:
-                    self._write(marks)
+                    if marks != on_disk:  # a poll that saw nothing new writes nothing
+                        self._write(marks)
                     self._marks = marks
                 return behind
 

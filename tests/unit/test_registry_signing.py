@@ -16,6 +16,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from core.errors import ConfigError
+from core.follower import ProductionFollower
 from core.registry import (
     ArtifactIntegrityError,
     IndexRolledBack,
@@ -26,6 +27,7 @@ from core.registry import (
 )
 from core.registry.config import RegistryConfig
 from core.registry.signing import HighWaterMark, IndexSigner, signed_payload
+from core.scoring import LoadedModel
 from core.settings import load_settings
 from tests.models import train_and_register
 
@@ -257,3 +259,21 @@ def test_a_copied_signed_index_of_another_registry_with_the_same_key_is_accepted
     twin = tmp_path / "twin"
     shutil.copytree(root, twin)
     assert ModelRegistry(twin, signing_key=KEY).production_version("churn") == 1
+
+
+def test_a_follower_keeps_serving_its_version_when_the_index_is_forged(
+    signed: tuple[Path, ModelRegistry],
+) -> None:
+    root, _ = signed
+    follower = ProductionFollower(
+        ModelRegistry(root, signing_key=KEY), "churn", LoadedModel.load, poll_s=3600
+    )
+    assert follower.refresh(force=True)
+    document = read_index(root)
+    document["production"] = [1, 1]
+    write_index(root, document)
+    with capture_logs() as logs:
+        assert follower.refresh(force=True) is False
+    assert follower.version == 1
+    assert [e["event"] for e in logs] == ["registry_unreadable"]
+    assert "signature does not match" in logs[0]["error"]
