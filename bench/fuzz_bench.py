@@ -32,6 +32,7 @@ from traffic import generate
 
 from api.app import create_app
 from core.event_columns import decode_columns
+from core.logging import configure_logging
 from core.settings import Settings
 from core.validation import InvalidEvent, parse_event
 from tests.hostile_inputs import hostile_bytes
@@ -60,6 +61,13 @@ def corpus(n: int, random_seed: int) -> list[bytes]:
     return drawn
 
 
+def _once(target: Callable[[bytes], object], raw: bytes) -> float:
+    t = time.perf_counter()
+    with contextlib.suppress(InvalidEvent):
+        target(raw)
+    return time.perf_counter() - t
+
+
 def timed(target: Callable[[bytes], object], inputs: list[bytes]) -> dict[str, Any]:
     for raw in inputs[:50]:  # warm-up: first calls build pydantic's and numpy's caches
         with contextlib.suppress(InvalidEvent):
@@ -80,12 +88,21 @@ def timed(target: Callable[[bytes], object], inputs: list[bytes]) -> dict[str, A
         if took > longest:
             longest, longest_input = took, raw
     total = time.perf_counter() - started
+    # On a shared machine the slowest call is often a descheduled one: re-time the 20
+    # slowest inputs alone (best of 5 each) to find the input that is slow by itself.
+    slowest = sorted(zip(times, inputs, strict=True), key=lambda pair: pair[0])[-20:]
+    retimed = max(
+        ((min(_once(target, raw) for _ in range(5)), raw) for _, raw in slowest),
+        key=lambda pair: pair[0],
+    )
     times.sort()
     return {
         "inputs_per_s": len(inputs) / total,
         "p99_ms": times[int(len(times) * 0.99)] * 1e3,
         "longest_ms": longest * 1e3,
         "longest_input": f"{len(longest_input):,} bytes, starts {longest_input[:40]!r}",
+        "slowest_retimed_ms": retimed[0] * 1e3,
+        "slowest_retimed_input": f"{len(retimed[1]):,} bytes, starts {retimed[1][:40]!r}",
     }
 
 
@@ -97,6 +114,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
+    configure_logging("fuzz-bench", "error")  # a log line per request would be the benchmark
     root = Path(tempfile.mkdtemp(prefix="fuzz-bench-"))
     train_and_register(root / "registry", seed=42, rows=2000)
     os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
@@ -136,7 +154,10 @@ def main() -> int:
             print(f"run {run + 1}/{args.repeat}: {len(hostile):,} hostile inputs, no escape")
 
     summary: dict[str, Any] = {"examples": args.examples, "seed": args.seed, "rows": {}}
-    print(f"\n{'target':<28}{'inputs/s median (spread)':>30}{'p99 ms':>9}{'longest ms':>12}")
+    print(
+        f"\n{'target':<28}{'inputs/s median (spread)':>30}{'p99 ms':>9}{'longest ms':>12}"
+        f"{'re-timed ms':>13}"
+    )
     for key in runs[0]:
         rates = [r[key]["inputs_per_s"] for r in runs]
         worst = max(runs, key=lambda r: r[key]["longest_ms"])[key]
@@ -147,12 +168,17 @@ def main() -> int:
             "p99_ms_median": statistics.median(r[key]["p99_ms"] for r in runs),
             "longest_ms": worst["longest_ms"],
             "longest_input": worst["longest_input"],
+            "slowest_retimed_ms": max(r[key]["slowest_retimed_ms"] for r in runs),
+            "slowest_retimed_input": max(runs, key=lambda r: r[key]["slowest_retimed_ms"])[key][
+                "slowest_retimed_input"
+            ],
         }
         summary["rows"][key] = row
         spread = f"{min(rates):,.0f}-{max(rates):,.0f}"
         print(
             f"{key:<28}{row['inputs_per_s_median']:>14,.0f} ({spread:>13})"
             f"{row['p99_ms_median']:>9.3f}{row['longest_ms']:>12.2f}"
+            f"{row['slowest_retimed_ms']:>13.3f}"
         )
     for name in targets:
         hostile, ordinary_row = (
@@ -161,8 +187,8 @@ def main() -> int:
         )
         ratio = hostile["inputs_per_s_median"] / ordinary_row["inputs_per_s_median"]
         print(
-            f"{name}: hostile/ordinary inputs per second {ratio:.2f}; longest hostile input "
-            f"{hostile['longest_input']}"
+            f"{name}: hostile/ordinary inputs per second {ratio:.2f}; slowest hostile input "
+            f"by itself {hostile['slowest_retimed_ms']:.3f} ms ({hostile['slowest_retimed_input']})"
         )
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
