@@ -22,3 +22,8 @@ class ConsumerConfig(BaseModel):
 
     http_port: int
     """Port of `/health` and `/metrics`; 0 picks a free one."""
+
+    http_host: str = "127.0.0.1"
+    """Interface `/health` and `/metrics` listen on. Loopback by default: nothing off
+    the host can reach them. `0.0.0.0` in a container, where probes and Prometheus come
+    from outside (docker-compose.yml sets it); neither endpoint needs a credential."""
