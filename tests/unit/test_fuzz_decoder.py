@@ -4,17 +4,19 @@ exception escapes, and decoding one input never holds much more memory than the 
 
 from __future__ import annotations
 
+import contextlib
 import tracemalloc
 
 import pytest
 from hypothesis import given
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from consumers.scorer import ScorerMetrics, ScoringHandler
 from core.event_columns import decode_columns
 from core.follower import ProductionFollower
 from core.registry import ModelRegistry
-from core.schemas import CustomerEvent, DeadLetterHeaders
+from core.schemas import CustomerEvent, DeadLetterHeaders, Outcome, Prediction
 from core.scoring import LoadedModel
 from core.settings import Settings
 from core.validation import InvalidEvent, parse_event
@@ -126,3 +128,15 @@ def test_the_scorer_gives_every_record_one_prediction_or_one_dead_letter_with_it
     assert dead[-1].value == b""  # type: ignore[attr-defined]
     if not expected_valid:
         assert dead[0].value == raw  # type: ignore[attr-defined]
+
+
+@FUZZ_CI
+@given(raw=hostile_bytes)
+def test_outcome_and_prediction_records_of_any_bytes_validate_or_raise_validation_error(
+    raw: bytes,
+) -> None:
+    """What the monitor and the retrainer's label read-back do with `customer-outcomes`
+    (written by other teams) and `churn-predictions`: count a bad record, never crash."""
+    for model in (Outcome, Prediction):
+        with contextlib.suppress(ValidationError):
+            model.model_validate_json(raw)
