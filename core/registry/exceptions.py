@@ -159,8 +159,8 @@ class UnsignedIndex(IndexSignatureError):
         super().__init__(
             path,
             "it is not signed, and registry.signing_key is set",
-            "if the registry was written before signing was turned on, check it with "
-            "`streamscore registry verify` and sign it with `streamscore registry sign`; "
+            "if the registry was written before signing was turned on, sign it with "
+            "`streamscore registry sign` (which verifies every version's files first); "
             "otherwise someone without the key wrote it: restore a signed index from a backup",
         )
 
