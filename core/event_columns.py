@@ -72,7 +72,7 @@ def decode_columns(records: Sequence[Record], max_bytes: int) -> EventColumns:
         raw = record.value()
         event: Any
         try:
-            if raw is None or len(raw) > max_bytes or _deeply_nested(raw):
+            if raw is None or len(raw) > max_bytes or _deeply_nested(raw) or not _utf8(raw):
                 raise InvalidEvent("", "")
             event = _DECODE(raw)
             when = event.event_time
@@ -127,3 +127,22 @@ def _deeply_nested(raw: bytes) -> bool:
     (False, True)
     """
     return raw.count(b"[") + raw.count(b"{") > _MAX_FAST_BRACKETS
+
+
+def _utf8(raw: bytes) -> bool:
+    """Whether the bytes are UTF-8, as pydantic requires of the whole message.
+
+    msgspec skips the fields the contract ignores without checking their bytes, so an
+    invalid byte in an extra key or value would pass it. ASCII, what producers almost
+    always send, is recognized without decoding.
+
+    >>> _utf8('{"a": "café"}'.encode()), _utf8(b'{"\\xffa": 1}')
+    (True, False)
+    """
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -93,3 +93,14 @@ def test_nesting_deeper_than_the_contract_allows_is_invalid_and_never_raises() -
         assert (columns.valid, columns.invalid) == (0, 1), (depth, kind)
     shallow = f'{event}, "extra": {nested["["](150)}}}'.encode()
     assert decode_columns([record(shallow)], 65536).valid == 1
+
+
+def test_bytes_that_are_not_utf8_in_an_ignored_field_make_the_event_invalid() -> None:
+    """Found by the fuzz test: msgspec does not check the bytes of fields it skips, so
+    the watcher counted events the scorer dead-letters as `not_utf8`."""
+    event = json.dumps(VALID)[:-1].encode()
+    for tail in (b', "\xffage": 1}', b', "x": "\xff"}', b', "x": ["a\xc0\xaf"]}'):
+        columns = decode_columns([record(event + tail)], 65536)
+        assert (columns.valid, columns.invalid) == (0, 1), tail
+    accented = decode_columns([record(event + ', "x": "café"}'.encode())], 65536)
+    assert accented.valid == 1
