@@ -10,6 +10,7 @@ record value or an HTTP body would carry.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Final
 
 from hypothesis import HealthCheck, settings
@@ -27,13 +28,15 @@ VALID_EVENT: Final[dict[str, Any]] = {
 }
 FIELDS: Final = sorted(VALID_EVENT)
 
+_LONG_RUN = os.environ.get("FUZZ_EXAMPLES")
 FUZZ_CI = settings(
-    max_examples=300,
+    max_examples=int(_LONG_RUN) if _LONG_RUN else 300,
     deadline=None,
-    derandomize=True,
+    derandomize=not _LONG_RUN,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-"""What CI runs: a few seconds per test, the same examples every run."""
+"""What CI runs: a few seconds per test, the same examples every run. `FUZZ_EXAMPLES=N`
+in the environment runs N random examples per test instead (new inputs every run)."""
 
 _NUMBER_TOKENS = [
     "NaN",
