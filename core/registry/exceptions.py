@@ -202,3 +202,15 @@ class SigningKeyRequired(RegistryError):
             hint="set STREAMSCORE_REGISTRY__SIGNING_KEY (registry.signing_key) to change it",
         )
         self.name = name
+
+
+class HighWaterUnreadable(RegistryError):
+    """The file of signed-index high-water marks (`registry.high_water_path`) is damaged."""
+
+    def __init__(self, path: Path | str, detail: str) -> None:
+        super().__init__(
+            f"registry high-water file {path} is unreadable: {detail}",
+            hint="restore it from a backup; deleting it gives up replay protection until "
+            "each model's index is read again",
+        )
+        self.path = Path(path)

@@ -34,6 +34,7 @@ from typing import Any, Final
 import filelock
 from pydantic import SecretStr
 
+from core.registry.exceptions import HighWaterUnreadable
 from core.registry.records import canonical_json
 
 ALGORITHM: Final = "hmac-sha256"
@@ -103,6 +104,7 @@ class HighWaterMark:
         with self._lock:
             if self.path is None:
                 return self._raise(self._marks, name, sequence, mac)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with filelock.FileLock(str(self.path) + ".lock", timeout=30):
                 on_disk = self._read()
                 marks = dict(on_disk)
@@ -130,12 +132,14 @@ class HighWaterMark:
         assert self.path is not None
         try:
             document = json.loads(self.path.read_bytes())
+            return {
+                str(name): Mark(int(entry["sequence"]), str(entry["mac"]))
+                for name, entry in document["models"].items()
+            }
         except FileNotFoundError:
             return {}
-        return {
-            name: Mark(int(entry["sequence"]), str(entry["mac"]))
-            for name, entry in document.get("models", {}).items()
-        }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise HighWaterUnreadable(self.path, f"{type(exc).__name__}: {exc}") from None
 
     def _write(self, marks: dict[str, Mark]) -> None:
         assert self.path is not None

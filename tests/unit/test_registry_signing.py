@@ -26,6 +26,7 @@ from core.registry import (
     UnsignedIndex,
 )
 from core.registry.config import RegistryConfig
+from core.registry.exceptions import HighWaterUnreadable
 from core.registry.signing import HighWaterMark, IndexSigner, signed_payload
 from core.scoring import LoadedModel
 from core.settings import load_settings
@@ -277,3 +278,14 @@ def test_a_follower_keeps_serving_its_version_when_the_index_is_forged(
     assert follower.version == 1
     assert [e["event"] for e in logs] == ["registry_unreadable"]
     assert "signature does not match" in logs[0]["error"]
+
+
+def test_a_damaged_high_water_file_is_a_named_registry_error(
+    signed: tuple[Path, ModelRegistry], tmp_path: Path
+) -> None:
+    root, _ = signed
+    marks = tmp_path / "marks.json"
+    marks.write_text("{not json")
+    reader = ModelRegistry(root, signing_key=KEY, high_water=HighWaterMark(marks))
+    with pytest.raises(HighWaterUnreadable):
+        reader.production_version("churn")
