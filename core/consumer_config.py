@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class ConsumerConfig(BaseModel):
     """Each section subclasses this and sets its own defaults."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     group_id: str
     """Consumer group: replicas of one role share it, other roles have their own."""
