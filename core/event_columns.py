@@ -39,6 +39,10 @@ class _Event(msgspec.Struct, frozen=True):
 
 
 _DECODE = msgspec.json.Decoder(_Event).decode
+_MAX_FAST_BYTES = 4300
+"""pydantic refuses a number whose integer part has more than 4,300 digits (Python's
+`int` limit), in any field; msgspec accepts it in an ignored one. An input that long
+could hold one, so it is left to the contract's validator (events are ~200 bytes)."""
 _MAX_FAST_BRACKETS = 200
 """pydantic refuses JSON nested deeper than 200 levels; msgspec goes as deep as Python's
 recursion limit allows (and then raises `RecursionError`, at a depth that depends on
@@ -72,7 +76,12 @@ def decode_columns(records: Sequence[Record], max_bytes: int) -> EventColumns:
         raw = record.value()
         event: Any
         try:
-            if raw is None or len(raw) > max_bytes or _deeply_nested(raw) or not _utf8(raw):
+            if (
+                raw is None
+                or len(raw) > min(max_bytes, _MAX_FAST_BYTES)
+                or _deeply_nested(raw)
+                or not _utf8(raw)
+            ):
                 raise InvalidEvent("", "")
             event = _DECODE(raw)
             when = event.event_time

@@ -104,3 +104,14 @@ def test_bytes_that_are_not_utf8_in_an_ignored_field_make_the_event_invalid() ->
         assert (columns.valid, columns.invalid) == (0, 1), tail
     accented = decode_columns([record(event + ', "x": "café"}'.encode())], 65536)
     assert accented.valid == 1
+
+
+def test_a_number_too_long_for_the_contract_in_an_ignored_field_makes_the_event_invalid() -> None:
+    """Found by the long fuzz run: msgspec accepted integers of more than 4,300 digits
+    in an ignored field, which the scorer dead-letters as `malformed_json`."""
+    event = json.dumps(VALID)[:-1]
+    for number in ("9" * 4301, "-" + "9" * 5000, "1" + "0" * 4400 + ".5"):
+        columns = decode_columns([record(f'{event}, "x": {number}}}'.encode())], 65536)
+        assert (columns.valid, columns.invalid) == (0, 1), len(number)
+    long_but_fine = f'{event}, "x": "{"y" * 5000}"}}'.encode()
+    assert decode_columns([record(long_but_fine)], 65536).valid == 1
