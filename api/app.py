@@ -21,13 +21,14 @@ from typing import Any
 
 import msgspec
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import openapi
+from api.auth import TokenCheck
 from api.batching import AdaptiveBatcher
 from api.body import read_json_body
 from api.errors import ApiError, NoModelServing
@@ -62,6 +63,7 @@ _ENCODE = msgspec.json.Encoder().encode
 _JSON = "application/json"
 _CLIENT_ERRORS = ((413, "Body too large"), (415, "Not JSON"), (422, "Invalid event"))
 _UNAVAILABLE = (503, "No production model version loaded yet")
+_UNAUTHORIZED = (401, "Missing or wrong API token (api.auth_token is set)")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -87,6 +89,8 @@ def create_app(settings: Settings) -> FastAPI:
         else None
     )
     max_event_bytes = settings.validation.max_event_bytes
+    guarded: list[Any] = [Depends(TokenCheck(api.auth_token))] if api.auth_token else []
+    client_errors = (*_CLIENT_ERRORS, _UNAUTHORIZED) if api.auth_token else _CLIENT_ERRORS
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -97,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
             model_name=follower.name,
             model_version=follower.version,
             batching=api.batching,
+            auth_required=api.auth_token is not None,
             kafka_logs=publisher is not None,
             pid=os.getpid(),
         )
@@ -119,7 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
-        headers = {"Retry-After": "5"} if isinstance(exc, NoModelServing) else None
+        headers = dict(exc.response_headers) or None
         return _error(request, exc.status, exc.code, str(exc), exc.hint, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -138,8 +143,9 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post(
         "/predict",
         summary="Score one customer event",
-        responses=openapi.responses(PredictResponse, *_CLIENT_ERRORS, _UNAVAILABLE),
+        responses=openapi.responses(PredictResponse, *client_errors, _UNAVAILABLE),
         openapi_extra=openapi.request_body(PredictRequest, EXAMPLE_EVENT),
+        dependencies=guarded,
     )
     async def predict(request: Request) -> Response:
         state = request.scope["state"]
@@ -167,8 +173,9 @@ def create_app(settings: Settings) -> FastAPI:
             "means the envelope itself is wrong (not an object with 1 to api.max_batch "
             "`events`)."
         ),
-        responses=openapi.responses(BatchResponse, *_CLIENT_ERRORS, _UNAVAILABLE),
+        responses=openapi.responses(BatchResponse, *client_errors, _UNAVAILABLE),
         openapi_extra=openapi.request_body(BatchRequest, {"events": [EXAMPLE_EVENT]}),
+        dependencies=guarded,
     )
     async def predict_batch(request: Request) -> Response:
         state = request.scope["state"]
@@ -259,7 +266,7 @@ def _follower(settings: Settings) -> ProductionFollower[LoadedModel]:
         resolve_bootstrap(settings)
     except BrokerNotFound:
         return ProductionFollower(
-            ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch),
+            ModelRegistry.from_config(settings.registry),
             settings.registry.model_name,
             load_warmed,
             poll_s=settings.registry.poll_s,

@@ -17,6 +17,8 @@ class ApiError(StreamscoreError):
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
+    response_headers: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """Headers the answer carries (`Retry-After`, `WWW-Authenticate`)."""
 
 
 class UnsupportedMediaType(ApiError):
@@ -45,8 +47,23 @@ class NoModelServing(ApiError):
 
     status = 503
     code = "no_production_model"
+    response_headers = (("Retry-After", "5"),)
 
     def __init__(self, model_name: str) -> None:
         cause = NoProductionModel(model_name)
         super().__init__(str(cause), hint=cause.hint)
         self.model_name = model_name
+
+
+class Unauthorized(ApiError):
+    """`api.auth_token` is set and the request did not carry it."""
+
+    status = 401
+    code = "unauthorized"
+    response_headers = (("WWW-Authenticate", 'Bearer realm="streamscore"'),)
+    hint = "send the API token as `Authorization: Bearer <token>` or `X-API-Key: <token>`"
+
+    def __init__(self, presented: bool) -> None:
+        super().__init__(
+            "the API token is wrong" if presented else "this route requires the API token"
+        )

@@ -28,6 +28,13 @@ REQUEST_ID_PARAMETER: dict[str, Any] = {
     "schema": {"type": "string"},
 }
 _ECHOED = {REQUEST_ID_HEADER: {"description": "The request's id", "schema": {"type": "string"}}}
+_CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": 'The scheme to authenticate with: `Bearer realm="streamscore"`',
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
 
 
 def request_body(model: type[BaseModel], example: Any) -> dict[str, Any]:
@@ -50,7 +57,8 @@ def responses(ok: type[BaseModel], *errors: tuple[int, str]) -> dict[int | str, 
     """The documented statuses of a route: `ok` as 200, each error as an `ErrorBody`."""
     documented: dict[int | str, Any] = {200: {"model": ok, "headers": _ECHOED}}
     for status, description in errors:
-        documented[status] = {"model": ErrorBody, "description": description, "headers": _ECHOED}
+        headers = {**_ECHOED, **_CHALLENGE} if status == 401 else _ECHOED
+        documented[status] = {"model": ErrorBody, "description": description, "headers": headers}
     return documented
 
 

@@ -110,9 +110,7 @@ class Baselines:
     when the version is first seen."""
 
     def __init__(self, settings: Settings) -> None:
-        self._registry = ModelRegistry(
-            settings.registry.path, settings.registry.on_version_mismatch
-        )
+        self._registry = ModelRegistry.from_config(settings.registry)
         self._metric = settings.monitor.metric
         self._known: dict[tuple[str, int], float | None] = {}
         self._log = structlog.get_logger(SERVICE)

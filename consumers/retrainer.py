@@ -366,7 +366,7 @@ class Undecidable:
 def build_job(settings: Settings, cancelled: threading.Event | None = None) -> RetrainJob:
     stop = cancelled or threading.Event()
     return RetrainJob(
-        registry=ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch),
+        registry=ModelRegistry.from_config(settings.registry),
         name=settings.registry.model_name,
         config=settings.retrain,
         max_event_bytes=settings.validation.max_event_bytes,

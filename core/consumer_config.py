@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class ConsumerConfig(BaseModel):
     """Each section subclasses this and sets its own defaults."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     group_id: str
     """Consumer group: replicas of one role share it, other roles have their own."""
@@ -30,3 +30,7 @@ class ConsumerConfig(BaseModel):
         "Never give two running instances the same one: they would fence each other "
         "(docs/scaling.md).",
     )
+    http_host: str = "127.0.0.1"
+    """Interface `/health` and `/metrics` listen on. Loopback by default: nothing off
+    the host can reach them. `0.0.0.0` in a container, where probes and Prometheus come
+    from outside (docker-compose.yml sets it); neither endpoint needs a credential."""

@@ -38,7 +38,7 @@ class HealthServer:
         status: StatusFn,
         registry: CollectorRegistry,
         port: int,
-        host: str = "0.0.0.0",  # noqa: S104 - probes come from outside the pod
+        host: str = "127.0.0.1",
     ) -> None:
         self._status = status
         self._registry = registry

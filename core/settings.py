@@ -232,6 +232,12 @@ class ApiConfig(BaseModel):
     graceful_timeout_s: float = Field(default=10.0, gt=0)
     """On SIGTERM, how long requests in flight may take to finish."""
 
+    auth_token: SecretStr | None = Field(default=None, min_length=16)
+    """Set: `POST /predict` and `/predict/batch` require it as `Authorization: Bearer
+    <token>` or `X-API-Key: <token>` (401 otherwise); `/health`, `/metrics` and the docs
+    stay open. At least 16 characters; pass it by environment
+    (`STREAMSCORE_API__AUTH_TOKEN`) or a settings file only the server can read."""
+
 
 class ValidationConfig(BaseModel):
     """Rules every reader of the input topic applies alike (scorer, drift watcher, HTTP

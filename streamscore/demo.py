@@ -214,7 +214,7 @@ def _run_demo(
         cooldown_s=DEMO_COOLDOWN_S,
         bootstrap_resamples=500,
     )
-    registry = ModelRegistry(settings.registry.path)
+    registry = ModelRegistry.from_config(settings.registry)
     name = settings.registry.model_name
     say.step("Train the churn model on generated reference data and promote it")
     _train(registry, name, seed=1, reason="initial model", say=say)

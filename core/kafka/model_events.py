@@ -105,7 +105,7 @@ def follow_production(settings: Settings, load: Loader[T]) -> ProductionFollower
     """A follower of the configured model that listens on `model-events` and polls the
     registry every `registry.poll_s`."""
     return ProductionFollower(
-        ModelRegistry(settings.registry.path, settings.registry.on_version_mismatch),
+        ModelRegistry.from_config(settings.registry),
         settings.registry.model_name,
         load,
         poll_s=settings.registry.poll_s,

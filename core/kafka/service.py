@@ -49,6 +49,7 @@ class ConsumerSpec:
     batch_timeout_ms: int
     http_port: int
     on_error: ErrorPolicy
+    http_host: str = "127.0.0.1"
     delivery: Delivery = "exactly-once"
     transactional_id: str | None = None
     transaction_timeout_ms: int = 10000
@@ -74,6 +75,7 @@ class ConsumerSpec:
             batch_size=config.batch_size,
             batch_timeout_ms=config.batch_timeout_ms,
             http_port=config.http_port,
+            http_host=config.http_host,
             on_error=on_error,
             **particular,
         )
@@ -164,11 +166,12 @@ def run_consumer(
                 "last_batch_time": processor.last_batch_at,
             }
 
-        health = HealthServer(status, registry, spec.http_port).start()
+        health = HealthServer(status, registry, spec.http_port, spec.http_host).start()
         log.info(
             f"{spec.service}_started",
             group_id=spec.group_id,
             delivery=spec.delivery,
+            http_host=spec.http_host,
             http_port=health.port,
             **spec.started_fields,
             **handler.status(),

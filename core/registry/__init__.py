@@ -4,6 +4,9 @@ from core.registry.exceptions import (
     ArtifactIntegrityError,
     ArtifactLoadError,
     ArtifactMissing,
+    IndexRolledBack,
+    IndexSignatureError,
+    IndexSignatureInvalid,
     InvalidName,
     InvalidRegistration,
     InvalidStage,
@@ -14,6 +17,8 @@ from core.registry.exceptions import (
     RegistryBusy,
     RegistryCorrupted,
     RegistryError,
+    SigningKeyRequired,
+    UnsignedIndex,
 )
 from core.registry.records import ModelVersion, Transition, VerifyResult
 from core.registry.registry import ModelRegistry
@@ -23,6 +28,9 @@ __all__ = [
     "ArtifactIntegrityError",
     "ArtifactLoadError",
     "ArtifactMissing",
+    "IndexRolledBack",
+    "IndexSignatureError",
+    "IndexSignatureInvalid",
     "InvalidName",
     "InvalidRegistration",
     "InvalidStage",
@@ -36,7 +44,9 @@ __all__ = [
     "RegistryBusy",
     "RegistryCorrupted",
     "RegistryError",
+    "SigningKeyRequired",
     "Storage",
     "Transition",
+    "UnsignedIndex",
     "VerifyResult",
 ]

@@ -142,3 +142,75 @@ class InvalidStage(RegistryError):
     """Only `staging` and `production` exist."""
 
     hint = "use --stage production or --stage staging"
+
+
+class IndexSignatureError(RegistryError):
+    """With `registry.signing_key` set, an index that cannot be trusted: never used."""
+
+    def __init__(self, path: Path | str, detail: str, hint: str) -> None:
+        super().__init__(f"refusing registry index {path}: {detail}", hint=hint)
+        self.path = Path(path)
+
+
+class UnsignedIndex(IndexSignatureError):
+    """The index carries no signature although this process requires one."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(
+            path,
+            "it is not signed, and registry.signing_key is set",
+            "if the registry was written before signing was turned on, sign it with "
+            "`streamscore registry sign` (which verifies every version's files first); "
+            "otherwise someone without the key wrote it: restore a signed index from a backup",
+        )
+
+
+class IndexSignatureInvalid(IndexSignatureError):
+    """The signature does not match: forged, edited, or signed with another key."""
+
+    def __init__(self, path: Path | str, detail: str) -> None:
+        super().__init__(
+            path,
+            detail,
+            "the index was changed or re-signed without this key; do not use it. Restore "
+            "it from a backup and find out who can write the registry folder (or, after a "
+            "key rotation, give every process the new key)",
+        )
+
+
+class IndexRolledBack(IndexSignatureError):
+    """A validly signed index older than one this host has already seen (a replay)."""
+
+    def __init__(self, path: Path | str, sequence: int, seen: int) -> None:
+        super().__init__(
+            path,
+            f"its sequence {sequence} is behind sequence {seen} already seen here: an older "
+            "index was put back in place of a newer one",
+            "restore the newest index from a backup; to roll production back on purpose "
+            "use `streamscore registry rollback`, which writes a newer index",
+        )
+        self.sequence = sequence
+        self.seen = seen
+
+
+class SigningKeyRequired(RegistryError):
+    """A process without the key must not overwrite a signed index with an unsigned one."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"model {name!r} has a signed index and this process has no signing key",
+            hint="set STREAMSCORE_REGISTRY__SIGNING_KEY (registry.signing_key) to change it",
+        )
+        self.name = name
+
+
+class HighWaterUnreadable(RegistryError):
+    """The file of signed-index high-water marks (`registry.high_water_path`) is damaged."""
+
+    def __init__(self, path: Path | str, detail: str) -> None:
+        super().__init__(
+            f"registry high-water file {path} is unreadable: {detail}",
+            hint="restore it from a backup; deleting it gives up replay protection until "
+            "each model's index is read again",
+        )
+        self.path = Path(path)

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractContextManager
-from typing import Final
+from typing import Any, Final
 
 from core.registry.exceptions import (
     ArtifactIntegrityError,
     ArtifactMissing,
+    IndexRolledBack,
+    IndexSignatureInvalid,
     InvalidName,
     ModelNotFound,
     RegistryCorrupted,
+    SigningKeyRequired,
+    UnsignedIndex,
 )
 from core.registry.names import validate_name
-from core.registry.records import ModelIndex, ModelVersion, VersionEntry, sha256_hex
+from core.registry.records import (
+    IndexSignature,
+    ModelIndex,
+    ModelVersion,
+    VersionEntry,
+    sha256_hex,
+)
+from core.registry.signing import SIGNATURE_FIELD, HighWaterMark, IndexSigner, signed_payload
 from core.registry.storage import Storage
 
 ARTIFACT: Final = "model.joblib"
@@ -40,10 +51,18 @@ def version_key(name: str, version: int, filename: str) -> str:
 
 
 class RegistryFiles:
-    """Typed, checksum-verified access to one registry's objects in a `Storage`."""
+    """Typed, checksum-verified access to one registry's objects in a `Storage`; with a
+    signer, every index read is verified and every index written is signed."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        signer: IndexSigner | None = None,
+        high_water: HighWaterMark | None = None,
+    ) -> None:
         self.storage = storage
+        self.signer = signer
+        self.high_water = high_water if high_water is not None else HighWaterMark()
 
     def locate(self, key: str) -> str:
         return self.storage.locate(key)
@@ -59,23 +78,45 @@ class RegistryFiles:
             if _is_valid_name(name) and self.storage.exists(index_key(name))
         ]
 
-    def read_index(self, name: str) -> ModelIndex | None:
-        """The model's index, None when it has none; RegistryCorrupted when unreadable."""
+    def read_index(self, name: str, *, verify_signature: bool = True) -> ModelIndex | None:
+        """The model's index, None when it has none; RegistryCorrupted when unreadable,
+        and with a signer an `IndexSignatureError` unless it is signed, by this key, and
+        not older than one seen before."""
         key = index_key(name)
         try:
             data = self.storage.read_bytes(key)
         except FileNotFoundError:
             return None
         try:
-            index = ModelIndex.model_validate_json(data)
-        except ValueError as exc:
+            document = json.loads(data)
+            index = ModelIndex.model_validate(document)
+        except (ValueError, RecursionError) as exc:
             raise RegistryCorrupted(self.locate(key), str(exc).splitlines()[0]) from None
         problems = index.problems()
         if index.name != name:
             problems.append(f"index is for model {index.name!r}")
         if problems:
             raise RegistryCorrupted(self.locate(key), "; ".join(problems))
+        if self.signer is not None and verify_signature:
+            self._check_signature(key, document, index, self.signer)
         return index
+
+    def _check_signature(
+        self, key: str, document: dict[str, Any], index: ModelIndex, signer: IndexSigner
+    ) -> None:
+        signature = index.signature
+        if signature is None:
+            raise UnsignedIndex(self.locate(key))
+        if signature.key_id != signer.key_id:
+            raise IndexSignatureInvalid(
+                self.locate(key),
+                f"it is signed with key {signature.key_id}, not this process's key {signer.key_id}",
+            )
+        if not signer.verify(signed_payload(document), signature.mac) or index.sequence is None:
+            raise IndexSignatureInvalid(self.locate(key), "its signature does not match")
+        behind = self.high_water.check(index.name, index.sequence, signature.mac)
+        if behind is not None:
+            raise IndexRolledBack(self.locate(key), index.sequence, behind.sequence)
 
     def require_index(self, name: str) -> ModelIndex:
         index = self.read_index(name)
@@ -84,9 +125,28 @@ class RegistryFiles:
         return index
 
     def write_index(self, index: ModelIndex) -> None:
-        """Replace the index atomically: the commit point of every registry write."""
-        data = json.dumps(index.model_dump(mode="json"), indent=1).encode()
-        self.storage.write_bytes(index_key(index.name), data)
+        """Replace the index atomically: the commit point of every registry write.
+
+        Signed: the sequence goes up by one and the MAC covers it. Unsigned: written as
+        before signing existed, and refused over a signed index (`SigningKeyRequired`),
+        which a process without the key would otherwise quietly downgrade.
+        """
+        signer = self.signer
+        if signer is None:
+            if index.signature is not None:
+                raise SigningKeyRequired(index.name)
+            document = index.model_dump(mode="json", exclude={"sequence", SIGNATURE_FIELD})
+        else:
+            sequence = (index.sequence or 0) + 1
+            signed = index.model_copy(update={"sequence": sequence, "signature": None})
+            document = signed.model_dump(mode="json", exclude={SIGNATURE_FIELD})
+            mac = signer.mac(signed_payload(document))
+            document[SIGNATURE_FIELD] = IndexSignature(key_id=signer.key_id, mac=mac).model_dump()
+        self.storage.write_bytes(index_key(index.name), json.dumps(document, indent=1).encode())
+        if signer is not None:
+            self.high_water.check(
+                index.name, document["sequence"], document[SIGNATURE_FIELD]["mac"]
+            )
 
     def write_version_file(self, name: str, version: int, filename: str, data: bytes) -> None:
         self.storage.write_bytes(version_key(name, version, filename), data)

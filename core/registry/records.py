@@ -108,6 +108,17 @@ class Transition(BaseModel):
     """user@host (pid) of the writer."""
 
 
+class IndexSignature(BaseModel):
+    """HMAC-SHA-256 over the index's canonical JSON (`core.registry.signing`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: Literal["hmac-sha256"] = "hmac-sha256"
+    key_id: str
+    """Names the key that signed, without revealing it."""
+    mac: str
+
+
 class ModelIndex(BaseModel):
     """The single mutable record of a model; replaced atomically as a whole."""
 
@@ -120,6 +131,11 @@ class ModelIndex(BaseModel):
     """Production versions in promotion order; the last one serves, rollback pops it."""
     staging: int | None = None
     history: list[Transition] = Field(default_factory=list)
+    sequence: int | None = Field(default=None, ge=1)
+    """Signed indexes only: one more on every write, so a replayed older index shows."""
+    signature: IndexSignature | None = None
+    """Signed indexes only (`registry.signing_key`); unsigned indexes omit both fields,
+    so they read exactly as before signing existed."""
 
     def entry(self, version: int) -> VersionEntry | None:
         for entry in self.versions:

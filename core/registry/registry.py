@@ -25,7 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import SecretStr
+
 from core.logging import get_logger
+from core.registry.config import RegistryConfig
 from core.registry.encoding import (
     dump_model,
     json_bytes,
@@ -44,6 +47,7 @@ from core.registry.exceptions import (
     NoPreviousProduction,
     NoProductionModel,
     RegistryCorrupted,
+    SigningKeyRequired,
 )
 from core.registry.feature_schema import schema_from_model
 from core.registry.files import (
@@ -66,6 +70,7 @@ from core.registry.records import (
     finite_metrics,
     sha256_hex,
 )
+from core.registry.signing import HighWaterMark, IndexSigner
 from core.registry.storage import LocalStorage, Storage
 
 MismatchPolicy = Literal["warn", "refuse"]
@@ -81,6 +86,8 @@ class ModelRegistry:
         on_version_mismatch: MismatchPolicy = "warn",
         *,
         storage: Storage | None = None,
+        signing_key: SecretStr | str | bytes | None = None,
+        high_water: HighWaterMark | None = None,
     ) -> None:
         if on_version_mismatch not in ("warn", "refuse"):
             raise ValueError(
@@ -88,8 +95,27 @@ class ModelRegistry:
             )
         self.root = Path(root)
         self.on_version_mismatch: MismatchPolicy = on_version_mismatch
-        self._files = RegistryFiles(storage if storage is not None else LocalStorage(self.root))
+        signer = IndexSigner(signing_key) if signing_key is not None else None
+        self._files = RegistryFiles(
+            storage if storage is not None else LocalStorage(self.root), signer, high_water
+        )
         self._log = get_logger(component="registry")
+
+    @classmethod
+    def from_config(cls, config: RegistryConfig, root: Path | None = None) -> ModelRegistry:
+        """The registry every process opens: path, mismatch policy, key and high-water
+        mark from the `registry` settings section (`root` overrides the path)."""
+        return cls(
+            root if root is not None else config.path,
+            config.on_version_mismatch,
+            signing_key=config.signing_key,
+            high_water=HighWaterMark(config.high_water_path),
+        )
+
+    @property
+    def signed(self) -> bool:
+        """Whether this registry signs what it writes and verifies what it reads."""
+        return self._files.signer is not None
 
     # ---- writes -------------------------------------------------------------------------
 
@@ -340,6 +366,32 @@ class ModelRegistry:
         index = self._files.require_index(validate_name(name))
         entries = index.versions if version is None else [self._entry(index, version)]
         return [self._verify_entry(index.name, entry) for entry in entries]
+
+    def sign(self, name: str) -> bool:
+        """Sign an unsigned index with this registry's key (turning signing on for an
+        existing registry); False when it is already signed with it.
+
+        Signing vouches for whatever the index names now, so every version's files are
+        verified first and any failure refuses. A signature by another key is refused
+        too: re-signing is how a forgery would be laundered.
+        """
+        if self._files.signer is None:
+            raise SigningKeyRequired(name)
+        name = validate_name(name)
+        with self._files.lock(name):
+            index = self._files.read_index(name, verify_signature=False)
+            if index is None:
+                raise ModelNotFound(name)
+            if index.signature is not None:
+                self._files.read_index(name)  # raises unless signed by this key and current
+                return False
+            results = [self._verify_entry(name, entry) for entry in index.versions]
+            failed = [r for r in results if not r.ok]
+            if failed:
+                raise ArtifactIntegrityError(failed[0].path, "; ".join(failed[0].problems))
+            self._files.write_index(index)
+        self._log.info("model.index_signed", model_name=name)
+        return True
 
     # ---- internals ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""`streamscore registry list|show|promote|rollback|history|verify`.
+"""`streamscore registry list|show|promote|rollback|history|verify|sign`.
 
 Human tables by default, `--json` for scripts (one JSON document on stdout). Logs go to
 stderr so they never mix with either. `verify` exits 1 when any version fails, so it can
@@ -69,6 +69,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verify.add_argument("name", nargs="?")
     verify.add_argument("version", nargs="?")
     verify.set_defaults(func=_verify)
+
+    sign = actions.add_parser(
+        "sign",
+        parents=[common],
+        help="sign unsigned indexes with registry.signing_key (after verifying their files)",
+        description=(
+            "Turn signing on for an existing registry: each named model's files are "
+            "verified against its index, then the index is signed with the key in "
+            "STREAMSCORE_REGISTRY__SIGNING_KEY (registry.signing_key). Signing vouches for "
+            "what is there now, so run it only on a registry you trust. An index signed "
+            "with another key is refused."
+        ),
+    )
+    sign.add_argument("name", nargs="?", help="default: every model")
+    sign.set_defaults(func=_sign)
 
 
 def open_registry(args: argparse.Namespace, service: str) -> ModelRegistry:
@@ -240,6 +255,29 @@ def _verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_VERIFY_FAILED
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    settings = settings_for(args, "registry")
+    if settings.registry.signing_key is None:
+        print(
+            "streamscore registry sign: error: no signing key (set "
+            "STREAMSCORE_REGISTRY__SIGNING_KEY, e.g. to the output of "
+            '`python -c "import secrets; print(secrets.token_hex(32))"`)',
+            file=sys.stderr,
+        )
+        return 2
+    registry = registry_for(args, settings)
+    names = [args.name] if args.name else registry.models()
+    done = {name: registry.sign(name) for name in names}
+    if args.json:
+        _print_json({name: "signed" if new else "already signed" for name, new in done.items()})
+    elif not done:
+        print(f"no models registered in {registry.root}")
+    for name, new in done.items():
+        if not args.json:
+            print(f"{name}: {'signed' if new else 'already signed with this key'}")
     return 0
 
 

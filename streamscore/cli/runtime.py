@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -53,7 +54,7 @@ def with_local_broker(settings: Settings) -> Settings:
 def registry_for(args: argparse.Namespace, settings: Settings) -> ModelRegistry:
     """The registry named by `--registry`, else by `settings.registry.path`."""
     path = getattr(args, "registry", None) or settings.registry.path
-    return ModelRegistry(path, on_version_mismatch=settings.registry.on_version_mismatch)
+    return ModelRegistry.from_config(settings.registry, Path(path))
 
 
 def told(transition: Transition) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 
@@ -37,9 +38,20 @@ def _run(args: argparse.Namespace) -> int:
     settings = settings_for(args, "api", logs_to_stdout=True)
     settings.api = overridden(settings.api, host=args.host, port=args.port, workers=args.workers)
     api = settings.api
-    structlog.get_logger("api").info(
-        "api_listening", url=f"http://{api.host}:{api.port}", workers=api.workers, docs="/docs"
+    log = structlog.get_logger("api")
+    log.info(
+        "api_listening",
+        url=f"http://{api.host}:{api.port}",
+        workers=api.workers,
+        docs="/docs",
+        auth_required=api.auth_token is not None,
     )
+    if api.auth_token is None and not _loopback(api.host):
+        log.warning(
+            "api_open_to_the_network",
+            host=api.host,
+            hint="anyone who reaches this address can score; set STREAMSCORE_API__AUTH_TOKEN",
+        )
     common = {
         "host": api.host,
         "port": api.port,
@@ -57,6 +69,20 @@ def _run(args: argparse.Namespace) -> int:
         _hand_settings_to_workers(args, settings)
         uvicorn.run("api.app:app_from_environment", factory=True, workers=api.workers, **common)  # type: ignore[arg-type]
     return 0
+
+
+def _loopback(host: str) -> bool:
+    """Whether `host` only takes connections from this machine.
+
+    >>> _loopback("127.0.0.1"), _loopback("localhost"), _loopback("::1"), _loopback("0.0.0.0")
+    (True, True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _exit_zero_after_sigterm() -> None:

@@ -80,3 +80,38 @@ def test_every_kind_of_bad_input_is_counted_invalid_never_raised() -> None:
 def test_an_oversized_message_is_invalid() -> None:
     decoded = decode_columns([record(json.dumps(VALID).encode())], 64)
     assert (decoded.valid, decoded.invalid) == (0, 1)
+
+
+def test_nesting_deeper_than_the_contract_allows_is_invalid_and_never_raises() -> None:
+    """Found by the fuzz test: msgspec accepted nesting pydantic refuses (201-999 levels
+    in an ignored field) and raised `RecursionError` beyond, which failed the batch."""
+    event = json.dumps(VALID)[:-1]
+    nested = {"[": lambda d: "[" * d + "]" * d, "{": lambda d: '{"a":' * d + "1" + "}" * d}
+    for depth, kind in ((201, "["), (600, "["), (5000, "["), (600, "{")):
+        raw = f'{event}, "extra": {nested[kind](depth)}}}'.encode()
+        columns = decode_columns([record(raw)], 1_000_000)
+        assert (columns.valid, columns.invalid) == (0, 1), (depth, kind)
+    shallow = f'{event}, "extra": {nested["["](150)}}}'.encode()
+    assert decode_columns([record(shallow)], 65536).valid == 1
+
+
+def test_bytes_that_are_not_utf8_in_an_ignored_field_make_the_event_invalid() -> None:
+    """Found by the fuzz test: msgspec does not check the bytes of fields it skips, so
+    the watcher counted events the scorer dead-letters as `not_utf8`."""
+    event = json.dumps(VALID)[:-1].encode()
+    for tail in (b', "\xffage": 1}', b', "x": "\xff"}', b', "x": ["a\xc0\xaf"]}'):
+        columns = decode_columns([record(event + tail)], 65536)
+        assert (columns.valid, columns.invalid) == (0, 1), tail
+    accented = decode_columns([record(event + ', "x": "café"}'.encode())], 65536)
+    assert accented.valid == 1
+
+
+def test_a_number_too_long_for_the_contract_in_an_ignored_field_makes_the_event_invalid() -> None:
+    """Found by the long fuzz run: msgspec accepted integers of more than 4,300 digits
+    in an ignored field, which the scorer dead-letters as `malformed_json`."""
+    event = json.dumps(VALID)[:-1]
+    for number in ("9" * 4301, "-" + "9" * 5000, "1" + "0" * 4400 + ".5"):
+        columns = decode_columns([record(f'{event}, "x": {number}}}'.encode())], 65536)
+        assert (columns.valid, columns.invalid) == (0, 1), len(number)
+    long_but_fine = f'{event}, "x": "{"y" * 5000}"}}'.encode()
+    assert decode_columns([record(long_but_fine)], 65536).valid == 1

@@ -176,3 +176,37 @@ def test_an_empty_registry_says_so(tmp_path, capsys):
     code, out, _ = run(capsys, "registry", "list", "--registry", str(tmp_path / "none"))
     assert code == 0
     assert out.startswith("no models registered in")
+
+
+SIGNING_KEY = "CANARY-cli-signing-key-0123456789"
+
+
+def test_registry_sign_turns_signing_on_for_an_existing_registry(
+    registry: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run(capsys, "registry", "sign", "--registry", str(registry))
+    assert code == 2
+    assert "no signing key" in err
+    monkeypatch.setenv("STREAMSCORE_REGISTRY__SIGNING_KEY", SIGNING_KEY)
+    code, _, err = run(capsys, "registry", "verify", "--registry", str(registry))
+    assert code != 0
+    assert "not signed" in err
+    assert "streamscore registry sign" in err
+    code, out, err = run(capsys, "registry", "sign", "--registry", str(registry))
+    assert (code, out.strip()) == (0, "churn: signed")
+    assert run(capsys, "registry", "verify", "--registry", str(registry))[0] == 0
+    assert SIGNING_KEY not in out + err
+
+
+def test_a_forged_signed_index_is_one_line_and_a_non_zero_exit(
+    registry: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMSCORE_REGISTRY__SIGNING_KEY", SIGNING_KEY)
+    assert run(capsys, "registry", "sign", "--registry", str(registry))[0] == 0
+    index = registry / "churn" / "index.json"
+    index.write_text(index.read_text().replace('"production": [', '"production": [1, '))
+    code, out, err = run(capsys, "registry", "show", "churn", "--registry", str(registry))
+    assert code != 0
+    assert "signature does not match" in err
+    assert "Traceback" not in err
+    assert SIGNING_KEY not in out + err
