@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from core.drift.judge import Reference, iso, judge, write_report
 from core.drift.policy import AlertPolicy
+from core.drift.window_record import DriftWindowRecord
 from core.drift.windows import Window, WindowManager
 from core.event_columns import decode_columns
 from core.follower import ProductionFollower
@@ -179,6 +180,17 @@ class DriftHandler(BatchHandler):
                 alert=judged.decision.alert,
                 reason=judged.decision.reason,
                 model_version=reference.version,
+            )
+            record = DriftWindowRecord.of(
+                judged,
+                model_name=self._name,
+                model_version=reference.version,
+                late_events=self.windows.late_events if self.windows else 0,
+            )
+            topics = self._settings.topics
+            key = self._name.encode()
+            out.append(
+                OutRecord(topics.drift_windows, record.model_dump_json().encode(), key, _HEADERS)
             )
             if judged.alert is None:
                 continue

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.drift.alert import DriftAlert
+from core.drift.window_record import DriftWindowRecord
 from core.performance.records import PerformanceAlert, PerformanceWindow
 from core.retraining.decision import RetrainDecision
 from core.schemas import (
@@ -59,6 +60,12 @@ CONTRACT: tuple[TopicContract, ...] = (
     TopicContract("outcomes", "customer_id", Outcome, "Observed labels, after a delay."),
     TopicContract("model_events", "model name", ModelEvent, "Registry transitions."),
     TopicContract("alerts", "model name", DriftAlert, "One record per drift alert."),
+    TopicContract(
+        "drift_windows",
+        "model name",
+        DriftWindowRecord,
+        "One record per judged drift window: verdict, event count, offsets it covers.",
+    ),
     TopicContract(
         "performance",
         "model name",

@@ -90,6 +90,8 @@ class TopicsConfig(BaseModel):
     """One record per retrainer decision: skipped, rejected, trained or promoted."""
     model_events: str = "model-events"
     outcomes: str = "customer-outcomes"
+    drift_windows: str = "drift-windows"
+    """One record per closed and judged drift window: verdict, events, offsets covered."""
     drift_state: str = "streamscore-drift-state"
     """Internal: the drift watcher's window checkpoints (compacted, keyed by group id)."""
     performance: str = "model-performance"
@@ -114,6 +116,7 @@ class TopicsConfig(BaseModel):
             self.model_events,
             self.outcomes,
             self.drift_state,
+            self.drift_windows,
             self.performance,
             self.monitor_state,
         ]

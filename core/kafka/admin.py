@@ -39,6 +39,7 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
     specs.append(TopicSpec(t.model_events, 1, {"cleanup.policy": "compact,delete"}))
     # Alerts and retrain decisions are few and read in order by one retrainer.
     specs += [TopicSpec(name, 1, {}) for name in (t.alerts, t.performance_alerts)]
+    specs.append(TopicSpec(t.drift_windows, 1, {}))
     specs.append(TopicSpec(t.retrain_decisions, 1, {}))
     # Checkpoints (core.kafka.changelog): state kept per input partition lives on the
     # changelog partition of the same number, so it is partitioned like the input.

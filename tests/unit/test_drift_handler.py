@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from consumers.drift import DriftHandler, DriftMetrics
 from core.drift.judge import Reference
+from core.drift.window_record import DriftWindowRecord
 from core.follower import ProductionFollower
 from core.kafka.changelog import CheckpointStore
 from core.registry import ModelRegistry
@@ -75,6 +76,25 @@ def test_persistent_drift_alerts_once_then_cools_down(tmp_path: Path) -> None:
     alerts = [o for o in out if o.topic == settings.topics.alerts]
     assert len(alerts) == 1
     assert "monthly_charges" in json.loads(alerts[0].value)["drifting_features"]
+
+
+def test_every_judged_window_is_published_with_its_offsets_and_counts(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    register(settings, 1)
+    h = handler(settings)
+    out = h.process(records(2500)) + h.process(records(1000, start=2500, shifted=True))
+    windows = [
+        DriftWindowRecord.model_validate_json(o.value)
+        for o in out
+        if o.topic == settings.topics.drift_windows
+    ]
+    assert [w.events for w in windows] == [1000, 1000, 1000]
+    assert [(o.first_offset, o.last_offset, o.events) for w in windows for o in w.offsets] == [
+        (0, 999, 1000),
+        (1000, 1999, 1000),
+        (2000, 2999, 1000),
+    ]
+    assert len({w.window_id for w in windows}) == 3
 
 
 def test_a_new_production_version_is_used_from_the_next_window_on(tmp_path: Path) -> None:
