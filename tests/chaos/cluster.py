@@ -159,7 +159,11 @@ class Broker:
         )
 
     def start(self) -> None:
-        done = self._cli("start", "--port", str(self.port), "--json")
+        # A restart recovers the logs of a broker killed mid-write: give it time on a
+        # loaded machine (still a bounded wait, with the CLI's own one-line error).
+        done = self._cli(
+            "start", "--port", str(self.port), "--timeout", "300", "--json", timeout_s=360
+        )
         if done.returncode != 0:
             raise AssertionError(f"broker start failed: {done.stderr.strip()}")
         state = json.loads(done.stdout)

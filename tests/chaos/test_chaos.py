@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -30,7 +31,7 @@ import pytest
 from core.kafka.local_broker import free_port
 from core.settings import Settings, TopicsConfig
 from tests.chaos.cluster import STOP_BOUND_S, Broker, Faults, Role, wait_for
-from tests.chaos.verifier import Findings, Rec, TopicReader, Verifier, read_topic
+from tests.chaos.verifier import Findings, Rec, TopicReader, TopicSize, Verifier, read_topic
 from tests.integration.kafka_io import settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,10 +45,12 @@ class Size:
     window_s: float
     settle_s: float
     """Bound for each wait after the producer is done."""
+    timeout_s: float
+    """Bound for the whole test (pytest-timeout)."""
 
 
-CI = Size("ci", events=16_000, rate=400.0, window_s=4.0, settle_s=240.0)
-FULL = Size("full", events=200_000, rate=1000.0, window_s=5.0, settle_s=900.0)
+CI = Size("ci", events=16_000, rate=400.0, window_s=4.0, settle_s=240.0, timeout_s=900)
+FULL = Size("full", events=200_000, rate=1000.0, window_s=5.0, settle_s=900.0, timeout_s=4 * 3600)
 SIZE = FULL if os.environ.get("STREAMSCORE_CHAOS", "").strip().lower() == "full" else CI
 TAIL = 300
 LATENESS_S = 2.0
@@ -206,6 +209,7 @@ def report_of(role: Role) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.timeout(SIZE.timeout_s)
 def test_every_role_under_combined_faults_loses_and_duplicates_nothing(
     tmp_path: Path, chaos_report: Callable[[str], None]
 ) -> None:
@@ -224,17 +228,21 @@ def test_every_role_under_combined_faults_loses_and_duplicates_nothing(
         wait_for(
             "every scorer to own partitions",
             lambda: all((r.health() or {}).get("partitions") for r in run.scorers),
-            120,
+            SIZE.settle_s,
         )
         watcher = threading.Thread(target=run.watch_retrainer, args=(watching,), daemon=True)
         watcher.start()
         main = produce(run, SIZE.events, 0, "producer")
-        production_s = SIZE.events / SIZE.rate
-        t0 = time.monotonic()
-        for share, _what, action in schedule(run):
-            while time.monotonic() - t0 < share * production_s:
-                time.sleep(0.2)
+        progress = TopicSize(bootstrap, topics.events)
+        for share, what, action in schedule(run):
+            wait_for(
+                f"{share:.0%} of the events to be sent (next: {what})",
+                lambda share=share: progress.records() >= share * SIZE.events or not main.alive(),
+                SIZE.settle_s + 2 * SIZE.events / SIZE.rate,
+                0.2,
+            )
             action()
+        progress.close()
         while main.alive():
             time.sleep(0.2)
         assert main.wait(0) == 0, f"the producer failed (see {main.log})"
@@ -338,13 +346,7 @@ def test_every_role_under_combined_faults_loses_and_duplicates_nothing(
         for reader in (events, predictions, dead, windows, alerts, decisions, outcomes):
             reader.close()
 
-        exits = {}
-        for role in run.services():
-            assert role.proc is not None
-            role.proc.send_signal(15)
-        asked = time.monotonic()
-        for role in run.services():
-            exits[role.name] = role.terminate_wait(asked)
+        exits = stop_all(run.services())
 
         # ------------------------------------------------------------- verification
         f = Findings()
@@ -417,6 +419,26 @@ def test_every_role_under_combined_faults_loses_and_duplicates_nothing(
             if role.alive():
                 role.kill()
         run.broker.stop()
+
+
+def stop_all(roles: list[Role]) -> dict[str, tuple[int | None, float]]:
+    """SIGTERM every role at once; each one's exit code (None: still running after
+    STOP_BOUND_S, then killed) and the seconds it took."""
+    asked = time.monotonic()
+    for role in roles:
+        assert role.proc is not None
+        role.proc.send_signal(signal.SIGTERM)
+    exits: dict[str, tuple[int | None, float]] = {}
+    while len(exits) < len(roles) and time.monotonic() - asked < STOP_BOUND_S:
+        for role in roles:
+            assert role.proc is not None
+            if role.name not in exits and role.proc.poll() is not None:
+                exits[role.name] = (role.proc.returncode, time.monotonic() - asked)
+        time.sleep(0.05)
+    for role in roles:
+        if role.name not in exits:
+            exits[role.name] = role.terminate_wait(asked)
+    return exits
 
 
 def _eid(e: Rec) -> str | None:

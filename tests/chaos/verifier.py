@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from core.settings import TopicsConfig
 
@@ -52,7 +52,7 @@ class TopicReader:
     commit on behalf of the processes under test.
     """
 
-    opened: list[TopicReader] = []  # noqa: RUF012 - closed by the test's finally
+    opened: list[TopicReader | TopicSize] = []  # noqa: RUF012 - closed by the test's finally
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         TopicReader.opened.append(self)
@@ -108,6 +108,39 @@ class TopicReader:
             if len(self._eof) == len(self._partitions):
                 return self.records
         raise AssertionError(f"{self.topic}: not read to its end within {timeout_s} s")
+
+    def close(self) -> None:
+        if self in TopicReader.opened:
+            TopicReader.opened.remove(self)
+            self._consumer.close()
+
+
+class TopicSize:
+    """How many records a non-transactional topic holds: the sum of its high watermarks
+    (the producer's progress, read without consuming anything)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.last = 0
+        self._consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": "chaos-size", "log_level": 0}
+        )
+        TopicReader.opened.append(self)
+
+    def records(self) -> int:
+        """The size now, or the last size seen while the broker does not answer."""
+        try:
+            metadata = self._consumer.list_topics(self.topic, timeout=2)
+            parts = metadata.topics[self.topic].partitions
+            self.last = sum(
+                self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, p), timeout=2, cached=False
+                )[1]
+                for p in parts
+            )
+        except KafkaException:  # the broker is down on purpose at times
+            return self.last
+        return self.last
 
     def close(self) -> None:
         if self in TopicReader.opened:
