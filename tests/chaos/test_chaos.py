@@ -129,6 +129,8 @@ class Run:
         self.monitor = self._role("monitor", ["monitor"])
         self.retrainer = self._role("retrainer", ["retrain"])
         self.retrainer_killed_training: list[str] = []
+        self.broker_up = threading.Event()
+        self.broker_up.set()
 
     def _role(self, name: str, args: list[str]) -> Role:
         return Role(name, args, self.env, self.logs)
@@ -140,17 +142,23 @@ class Run:
         return [*self.scorers, self.drift, self.monitor, self.retrainer]
 
     def kill_and_restart(self, role: Role, fault: str) -> None:
+        """SIGKILL, then restart once the broker is up: a process started while it is
+        down exits 1 by design (an unreachable broker is a one-line error)."""
         role.kill()
         self.faults.count(fault)
+        if not self.broker_up.wait(SIZE.settle_s):
+            raise AssertionError(f"the broker was not back within {SIZE.settle_s:.0f} s")
         role.start()
 
     def broker_outage(self, down_s: float = 4.0) -> None:
+        self.broker_up.clear()
         self.broker.kill()
         self.faults.count("broker SIGKILL, restart on the same port and data")
         time.sleep(down_s)
         before = self.broker.data_dir
         self.broker.start()
         assert self.broker.data_dir == before, "the broker came back on other data"
+        self.broker_up.set()
 
     def add_scorer(self) -> None:
         self.extra.start()
