@@ -44,7 +44,7 @@ def coordinates(record: Record) -> tuple[str, int, int]:
 
 
 _TIMESTAMP_NOT_AVAILABLE = 0
-"""confluent_kafka.TIMESTAMP_NOT_AVAILABLE (this module stays free of Kafka imports)."""
+"""The client's TIMESTAMP_NOT_AVAILABLE (this module stays free of Kafka imports)."""
 
 
 def event_timestamp(record: Record) -> int | None:
