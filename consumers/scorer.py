@@ -22,7 +22,7 @@ from core.kafka.instance import transactional_id as instance_transactional_id
 from core.kafka.model_events import follow_production
 from core.kafka.processor import BatchHandler, BatchTiming
 from core.kafka.service import ConsumerSpec, run_consumer
-from core.records import OutRecord, Record, coordinates
+from core.records import OutRecord, Record, coordinates, event_timestamp
 from core.registry import NoProductionModel
 from core.schemas import (
     CONTRACT_HEADER,
@@ -123,6 +123,7 @@ class ScoringHandler(BatchHandler):
         ids: list[str] = []
         events: list[CustomerEventFields] = []
         keys: list[bytes] = []
+        stamps: list[int | None] = []
         for record in batch:
             try:
                 event = parse_event(record.value(), self._max_bytes)
@@ -138,10 +139,13 @@ class ScoringHandler(BatchHandler):
             ids.append(event.get("event_id") or "{}:{}:{}".format(*coordinates(record)))
             events.append(event)
             keys.append(event["customer_id"].encode())
+            stamps.append(event_timestamp(record))
         scored = scorer.score(loaded, ids, events, now=now, started=started)
         encode, predictions, logs = _ENCODE, topics.predictions, topics.logs
-        for one, key in zip(scored, keys, strict=True):
-            out.append(OutRecord(predictions, encode(one.prediction), key, _HEADERS))
+        for one, key, stamp in zip(scored, keys, stamps, strict=True):
+            out.append(
+                OutRecord(predictions, encode(one.prediction), key, _HEADERS, timestamp_ms=stamp)
+            )
             out.append(OutRecord(logs, encode(one.log), key, _HEADERS))
         if scored:
             self._metrics.scored.inc(len(scored))

@@ -73,7 +73,8 @@ CONTRACT: tuple[TopicContract, ...] = (
         "drift_windows",
         "model name",
         DriftWindow,
-        "One record per closed drift window: its verdict, judged once for the whole group.",
+        "One record per closed drift window: verdict, event count and offsets covered, "
+        "judged once for the whole group.",
     ),
     TopicContract(
         "performance",

@@ -31,6 +31,8 @@ class OutRecord:
     headers: list[tuple[str, HeaderValue]] = field(default_factory=list)
     partition: int | None = None
     """None: the producer's partitioner chooses by key (the default for every topic)."""
+    timestamp_ms: int | None = None
+    """The record's Kafka timestamp; None: the time it is produced."""
 
 
 def coordinates(record: Record) -> tuple[str, int, int]:
@@ -39,3 +41,18 @@ def coordinates(record: Record) -> tuple[str, int, int]:
     if topic is None or partition is None or offset is None:
         raise ValueError("record has no topic, partition or offset: not a consumed record")
     return topic, partition, offset
+
+
+_TIMESTAMP_NOT_AVAILABLE = 0
+"""The client's TIMESTAMP_NOT_AVAILABLE (this module stays free of Kafka imports)."""
+
+
+def event_timestamp(record: Record) -> int | None:
+    """The Kafka timestamp (ms) a record derived from `record` should carry, or None.
+
+    A prediction carries its event's timestamp, not the time it was scored: the monitor
+    measures the label delay on record timestamps, and a scorer that lags (restarts, a
+    broker outage, a backlog) must not make the outcomes look late.
+    """
+    kind, stamp = record.timestamp()
+    return stamp if kind != _TIMESTAMP_NOT_AVAILABLE and stamp >= 0 else None

@@ -114,6 +114,8 @@ class TopicsConfig(BaseModel):
     """One record per retrainer decision: skipped, rejected, trained or promoted."""
     model_events: str = "model-events"
     outcomes: str = "customer-outcomes"
+    drift_windows: str = "drift-windows"
+    """One record per closed and judged drift window: verdict, events, offsets covered."""
     drift_state: str = "streamscore-drift-state"
     """Internal: the drift watchers' window checkpoints (compacted, one key per input
     partition) and their judge's (one key per group)."""
@@ -121,8 +123,6 @@ class TopicsConfig(BaseModel):
     """One record per closed performance window and model version (`streamscore monitor`)."""
     monitor_state: str = "streamscore-monitor-state"
     """Internal: the performance monitor's checkpoints (compacted, one key per partition)."""
-    drift_windows: str = "drift-windows"
-    """The drift judge's verdict on every closed window (alerts are on `alerts`)."""
     drift_partials: str = "streamscore-drift-partials"
     """Internal: drift watchers' window shares per input partition, for the one judge
     per group that merges them (docs/scaling.md)."""
@@ -146,6 +146,7 @@ class TopicsConfig(BaseModel):
             self.model_events,
             self.outcomes,
             self.drift_state,
+            self.drift_windows,
             self.performance,
             self.monitor_state,
             self.drift_windows,

@@ -28,6 +28,19 @@ class PartitionOffsets(BaseModel):
     partition: int = Field(ge=0)
     first_offset: int = Field(ge=0)
     last_offset: int = Field(ge=0)
+    events: int | None = Field(default=None, ge=0)
+    """Events of this partition counted in the window (invalid ones between the offsets
+    are not); with the range it shows that each event was counted in exactly one window."""
+
+    @classmethod
+    def of(cls, offsets: OffsetRange) -> PartitionOffsets:
+        return cls(
+            topic=offsets.topic,
+            partition=offsets.partition,
+            first_offset=offsets.first,
+            last_offset=offsets.last,
+            events=offsets.events,
+        )
 
 
 class DriftAlert(BaseModel):
@@ -102,12 +115,7 @@ class DriftAlert(BaseModel):
             severity=severity,
             created_at=created_at or datetime.now(UTC),
             report_path=report_path,
-            offsets=[
-                PartitionOffsets(
-                    topic=o.topic, partition=o.partition, first_offset=o.first, last_offset=o.last
-                )
-                for o in offsets or []
-            ],
+            offsets=[PartitionOffsets.of(o) for o in offsets or []],
             profile_digest=profile_digest,
             windows_drifting=windows_drifting,
             windows_considered=windows_considered,

@@ -53,6 +53,8 @@ def merge_windows(a: Window, b: Window) -> Window:
     for key, (lo, hi) in b.offsets.items():
         old = a.offsets.get(key)
         a.offsets[key] = (lo, hi) if old is None else (min(lo, old[0]), max(hi, old[1]))
+    for key, n in b.counts.items():
+        a.counts[key] = a.counts.get(key, 0) + n
     return a
 
 

@@ -43,12 +43,15 @@ from core.packing import pack, unpack
 
 @dataclass(frozen=True)
 class OffsetRange:
-    """First and last offset of one topic-partition that fed a window."""
+    """First and last offset of one topic-partition that fed a window, and how many of
+    the events between them it counted (invalid and late ones are not): with the range,
+    the count lets a reader check that every event was counted in exactly one window."""
 
     topic: str
     partition: int
     first: int
     last: int
+    events: int | None = None
 
 
 @dataclass(eq=False)
@@ -61,6 +64,8 @@ class Window:
     end: float
     state: WindowState
     offsets: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Events counted per topic-partition (checkpoints written before it restore empty)."""
 
     @property
     def events(self) -> int:
@@ -76,7 +81,10 @@ class Window:
         return datetime.fromtimestamp(self.end, UTC)
 
     def offset_ranges(self) -> list[OffsetRange]:
-        return [OffsetRange(t, p, lo, hi) for (t, p), (lo, hi) in sorted(self.offsets.items())]
+        return [
+            OffsetRange(t, p, lo, hi, self.counts.get((t, p)))
+            for (t, p), (lo, hi) in sorted(self.offsets.items())
+        ]
 
     def _track(self, topic: str, partitions: npt.NDArray[Any], offsets: npt.NDArray[Any]) -> None:
         for part in np.unique(partitions):
@@ -87,6 +95,7 @@ class Window:
                 old_lo, old_hi = self.offsets[key]
                 lo, hi = min(lo, old_lo), max(hi, old_hi)
             self.offsets[key] = (lo, hi)
+            self.counts[key] = self.counts.get(key, 0) + int(offs.size)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +104,7 @@ class Window:
             "end": self.end,
             "state": self.state.to_dict(),
             "offsets": [[t, p, lo, hi] for (t, p), (lo, hi) in sorted(self.offsets.items())],
+            "counts": [[t, p, n] for (t, p), n in sorted(self.counts.items())],
         }
 
     @classmethod
@@ -105,6 +115,7 @@ class Window:
             end=float(d["end"]),
             state=WindowState.from_dict(d["state"], profile),
             offsets={(str(t), int(p)): (int(lo), int(hi)) for t, p, lo, hi in d["offsets"]},
+            counts={(str(t), int(p)): int(n) for t, p, n in d.get("counts", [])},
         )
 
 

@@ -104,14 +104,16 @@ class CheckedProducer:
         for r in records:
             while True:
                 try:
-                    if r.partition is None:
+                    if r.partition is None and r.timestamp_ms is None:
                         produce(r.topic, r.value, r.key, headers=r.headers, on_delivery=callback)
                     else:
                         produce(
                             r.topic,
                             r.value,
                             r.key,
-                            partition=r.partition,
+                            # librdkafka's "any partition" and "now" where unset
+                            partition=-1 if r.partition is None else r.partition,
+                            timestamp=r.timestamp_ms or 0,
                             headers=r.headers,
                             on_delivery=callback,
                         )

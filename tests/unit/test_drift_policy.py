@@ -120,7 +120,13 @@ def test_drift_alert_from_a_report_carries_every_field_of_the_record() -> None:
     }  # fmt: skip
     assert record["drifting_features"] == ["age"]
     assert record["offsets"] == [
-        {"topic": "customer-events", "partition": 0, "first_offset": 100, "last_offset": 250}
+        {
+            "topic": "customer-events",
+            "partition": 0,
+            "first_offset": 100,
+            "last_offset": 250,
+            "events": None,
+        }
     ]
     assert DriftAlert.model_validate_json(alert.model_dump_json()) == alert
 

@@ -178,3 +178,23 @@ def test_a_backlog_read_partition_by_partition_makes_no_event_late() -> None:
     assert [w.events for w in closed] == [200] * 5
     restored = WindowManager.from_bytes(windows.to_bytes(), profile)
     assert restored.partition_time == windows.partition_time
+
+
+def test_windows_count_their_events_per_partition_and_keep_the_counts_in_checkpoints(
+    profile: ReferenceProfile,
+) -> None:
+    manager = WindowManager(profile, size_events=6)
+    manager.add_batch(
+        np.arange(4.0), cols(4), topic="customer-events",
+        partitions=np.array([0, 1, 0, 1]), offsets=np.array([10, 7, 12, 8]),
+    )  # fmt: skip
+    restored = WindowManager.from_bytes(manager.to_bytes(), profile)
+    (window,) = restored.add_batch(
+        np.arange(4.0, 6.0), cols(2), topic="customer-events",
+        partitions=np.array([0, 2]), offsets=np.array([13, 3]),
+    )  # fmt: skip
+    assert [(o.partition, o.first, o.last, o.events) for o in window.offset_ranges()] == [
+        (0, 10, 13, 3),
+        (1, 7, 8, 2),
+        (2, 3, 3, 1),
+    ]

@@ -115,3 +115,26 @@ def test_a_tampered_production_version_is_refused_and_the_old_one_keeps_serving(
     predictions = [json.loads(o.value) for o in out if o.topic == settings.topics.predictions]
     assert [p["model_version"] for p in predictions] == [1]
     assert follower.refresh(force=True) is False, "a refused version is not retried in a loop"
+
+
+def test_a_prediction_carries_its_events_timestamp_not_the_time_it_was_scored(
+    tmp_path: Path,
+) -> None:
+    """The monitor measures the label delay on record timestamps: a scorer that lags
+    its input (a restart, a broker outage) must not make the outcomes look late."""
+    registry = ModelRegistry(tmp_path / "registry")
+    register(registry, 1)
+    settings = Settings(registry={"path": tmp_path / "registry"})
+    follower = ProductionFollower(registry, "churn", LoadedModel.load, poll_s=0)
+    handler = ScoringHandler(settings, follower, ScorerMetrics(CollectorRegistry()))
+    follower.refresh(force=True)
+    events = [e for e, _ in ChurnGenerator(seed=3).events(2)]
+    an_hour_ago = 1_796_000_000_000
+    out = handler.process(
+        [
+            StubRecord(settings.topics.events, 0, i, encode(e), timestamp_ms=an_hour_ago + i)
+            for i, e in enumerate(events)
+        ]
+    )
+    stamps = [o.timestamp_ms for o in out if o.topic == settings.topics.predictions]
+    assert stamps == [an_hour_ago, an_hour_ago + 1]
