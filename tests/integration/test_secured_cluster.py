@@ -85,7 +85,7 @@ def settings_file(
         "monitor": {
             "group_id": f"monitor-{unique}",
             "window_seconds": 1.0,
-            "label_delay_s": 0.0,
+            "label_delay_s": 2.0,
             "min_labels": 50,
             "batch_timeout_ms": 200,
         },
