@@ -85,7 +85,7 @@ def committed(settings: Settings, group: str) -> int:
     consumer = Consumer(consumer_config(settings, group))
     try:
         tps = [TopicPartition(settings.topics.dlq, p) for p in range(settings.kafka.partitions)]
-        return sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=10))
+        return sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=30))
     finally:
         consumer.close()
 
