@@ -35,8 +35,8 @@ from pathlib import Path
 
 from arrivals import OutputReader
 from bench_settings import run_settings, write_settings
-from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from groups import cpu_seconds, wait_stable
 from scoring_bench import BENCH_DIR, Pipeline, log, machine
 from traffic import generate, preload
 
@@ -69,16 +69,6 @@ class Row:
     machine_busy: float
     """Share of all CPUs busy over the drain (everything on the machine)."""
     lag: list[tuple[float, int]] = field(default_factory=list)
-
-
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -123,27 +113,6 @@ class LagSampler:
         self._stop.set()
         self._thread.join(10)
         self._consumer.close()
-
-
-def wait_stable(s: Settings, group: str, members: int, procs: list[Pipeline]) -> float:
-    admin = AdminClient({"bootstrap.servers": s.kafka.bootstrap_servers})
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if any(p.exited() for p in procs):
-            raise RuntimeError(f"a scorer exited; log {procs[0].log}:\n{procs[0].tail()}")
-        try:
-            d = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
-        except KafkaException:
-            d = None
-        if (
-            d is not None
-            and d.state == ConsumerGroupState.STABLE
-            and len(d.members) == members
-            and all(m.assignment and m.assignment.topic_partitions for m in d.members)
-        ):
-            return time.time()
-        time.sleep(0.02)
-    raise RuntimeError(f"group {group} never became stable with {members} members")
 
 
 class ScaleBench:
@@ -198,7 +167,7 @@ class ScaleBench:
                 path = write_settings(one, self.workdir / f"k{k}-{i}.json")
                 cmd = [sys.executable, str(BENCH_DIR / "scorer_process.py"), str(path)]
                 procs.append(stack.enter_context(Pipeline(cmd, self.workdir / f"k{k}-{i}.log")))
-            wait_stable(s, group, k, procs)
+            wait_stable(s, group, procs, members=k)
             busy0, total0 = machine_ticks()
             registry = ModelRegistry(self.registry)
             stable = time.time()

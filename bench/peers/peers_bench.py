@@ -59,11 +59,9 @@ from bench_settings import run_settings, write_settings  # noqa: E402
 from confluent_kafka import (  # noqa: E402
     OFFSET_BEGINNING,
     Consumer,
-    ConsumerGroupState,
-    KafkaException,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient  # noqa: E402
+from groups import cpu_seconds, wait_stable  # noqa: E402
 from scoring_bench import Pipeline, log, machine  # noqa: E402
 from traffic import PacedStream, generate, preload  # noqa: E402
 
@@ -234,14 +232,14 @@ class PeersBench:
         started = time.time()
         cmd = self.command(peer, s, run, commit_interval)
         with Pipeline(cmd, self.workdir / f"{run}.log") as proc:
-            joined = wait_stable(s, s.scorer.group_id, proc)
+            joined = wait_stable(s, s.scorer.group_id, [proc])
             a = reader.read(
                 expected=valid,
                 done=proc.exited,
                 timeout_s=max(300.0, n / 200),
                 progress=peer.label(commit_interval) if sys.stderr.isatty() else None,
             )
-            cpu = _cpu_seconds(proc)
+            cpu = round(cpu_seconds(proc.pid), 1)
         reader.close()
         if len(a) < valid:
             raise RuntimeError(f"{peer.label()}: {len(a)} of {valid} predictions; {proc.log}")
@@ -333,27 +331,6 @@ class PeersBench:
         return self.rows
 
 
-def wait_stable(s: Settings, group: str, proc: Pipeline, timeout_s: float = 120.0) -> float:
-    """When the pipeline's consumer group became stable with every member assigned: the
-    common start mark (both frameworks load the model before they subscribe)."""
-    admin = AdminClient({"bootstrap.servers": s.kafka.bootstrap_servers})
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not proc.exited():
-        try:
-            d = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
-        except KafkaException:
-            d = None
-        if (
-            d is not None
-            and d.state == ConsumerGroupState.STABLE
-            and d.members
-            and all(m.assignment and m.assignment.topic_partitions for m in d.members)
-        ):
-            return time.time()
-        time.sleep(0.02)
-    raise RuntimeError(f"group {group} never became stable; log {proc.log}:\n{proc.tail()}")
-
-
 def read_all(s: Settings, topic: str, partitions: int, expected: int | None) -> list[bytes]:
     """Every committed record of `topic`, read from the beginning until 3 s of silence."""
     consumer = Consumer(
@@ -374,18 +351,6 @@ def read_all(s: Settings, topic: str, partitions: int, expected: int | None) -> 
     finally:
         consumer.close()
     return out
-
-
-def _cpu_seconds(proc: Pipeline) -> float | None:
-    pid = proc.pid
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return round((int(fields[11]) + int(fields[12])) / ticks, 1)
 
 
 def _per_cpu(r: Row) -> float | None:
