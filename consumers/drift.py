@@ -65,6 +65,7 @@ class DriftHandler(BatchHandler):
         self.windows: PartitionedWindows | None = None
         self._idle = IdleTracker(self._config.idle_partition_s)
         self._assigned: list[int] = []
+        self._assignment: Assignment | None = None
         self._committed: dict[int, bytes | None] = {}
         """Per owned partition, the checkpoint of the last committed batch (None: none
         yet): what an aborted batch returns to."""
@@ -84,6 +85,7 @@ class DriftHandler(BatchHandler):
         """Each partition resumes from its own checkpoint. Its windows close at its own
         watermark, which stands until its first event: nothing of it is ever late."""
         parts = sorted({p for _, p in assignment.partitions})
+        self._assignment = assignment
         restored = self._store.restore(parts)
         self._idle.assigned(parts)
         for p in parts:
@@ -128,22 +130,25 @@ class DriftHandler(BatchHandler):
         self._announce_idle()
 
     def _announce_idle(self) -> None:
-        """Quiet partitions, told to the judge outside any transaction: no batch carries
-        them, and the record only says the partition holds nothing open."""
-        due = self._idle.due()
-        if not due or self._announce is None:
+        if self._announce is None or self._assignment is None:
             return
-        records = [
-            WindowShare(kind="idle", model_name=self._name, partition=p).to_record(self._partials)
-            for p in due
-        ]
+        assignment, windows = self._assignment, self.windows
+
+        def holds(p: int) -> list[tuple[int, float]]:
+            manager = windows.managers.get(p) if windows else None
+            if manager is None or windows is None:
+                return []
+            return [(windows.version, float(k)) for k in manager.open]
+
         try:
-            self._announce(records)
+            quiet = self._idle.announce(
+                self._name, self._partials, assignment.caught_up, holds, self._announce
+            )
         except StreamscoreError as exc:
-            self._log.warning("idle_announcement_failed", partitions=due, error=exc.one_line())
+            self._log.warning("idle_announcement_failed", error=exc.one_line())
             return
-        self._idle.announced(due)
-        self._log.info("partitions_idle", partitions=due)
+        if quiet:
+            self._log.info("partitions_idle", partitions=quiet)
 
     def _pending(self) -> Reference | None:
         """A newer production profile than the one windows are judged against."""

@@ -116,7 +116,7 @@ class DriftJudge(BatchHandler):
             if share.kind == "share" and share.model_version is not None:
                 reference = self._reference(share.model_name, share.model_version)
                 window = read_window(share.packed_state(), reference.profile)
-            for final in board.add(_incoming(share), window):
+            for final in board.add(Incoming.of(share), window):
                 out += self._judge(final)
         self._metrics.late_shares.set(board.late_events)
         self._metrics.pending.set(len(board.pending))
@@ -187,21 +187,6 @@ class DriftJudge(BatchHandler):
 
         self.board = MergeBoard.from_dict(d["board"], merge_windows, decode, self._partitions)
         self.policy = AlertPolicy.from_dict(d["policy"], self._config)
-
-
-def _incoming(share: WindowShare) -> Incoming:
-    return Incoming(
-        share.kind,
-        share.model_name,
-        share.model_version,
-        share.partition,
-        start=share.window_start,
-        end=share.window_end,
-        closes_at=share.closes_at,
-        events=share.events,
-        whole=share.whole,
-        mark=share.mark,
-    )
 
 
 class JudgeBatchFailed(StreamscoreError):

@@ -164,6 +164,7 @@ class MonitorHandler(BatchHandler):
         self._sent: dict[int, float] = {}
         self._idle = IdleTracker(settings.monitor.idle_partition_s)
         self._announce = announce
+        self._assignment: Assignment | None = None
         self._waiting: dict[int, list[Side]] = {}
 
     def ready(self) -> bool:
@@ -181,6 +182,7 @@ class MonitorHandler(BatchHandler):
         for topic, p in assignment.backlogged_topics():
             if topic in side:
                 waiting.setdefault(p, []).append(side[topic])
+        self._assignment = assignment
         restored = self._store.restore(partitions)
         self._idle.assigned(partitions)
         for p in partitions:
@@ -211,23 +213,24 @@ class MonitorHandler(BatchHandler):
         self._sent = {}
 
     def idle(self) -> None:
-        """Quiet partitions, told to the judge outside any transaction (no batch carries
-        them; the record only says the partition holds nothing open)."""
-        due = self._idle.due()
-        if not due or self._announce is None:
+        """Quiet partitions read to their end, told to the judge with the windows they
+        hold open (outside any transaction: no batch carries them)."""
+        if self._announce is None or self._assignment is None:
             return
         name = self._model_name
-        topic = self._topics.monitor_partials
-        records = [
-            WindowShare(kind="idle", model_name=name, partition=p).to_record(topic) for p in due
-        ]
         try:
-            self._announce(records)
+            quiet = self._idle.announce(
+                name,
+                self._topics.monitor_partials,
+                self._assignment.caught_up,
+                lambda p: self.monitor.holds(p, name),
+                self._announce,
+            )
         except StreamscoreError as exc:
-            self._log.warning("idle_announcement_failed", partitions=due, error=exc.one_line())
+            self._log.warning("idle_announcement_failed", error=exc.one_line())
             return
-        self._idle.announced(due)
-        self._log.info("partitions_idle", partitions=due)
+        if quiet:
+            self._log.info("partitions_idle", partitions=quiet)
 
     def _shares(self) -> list[WindowShare]:
         """Windows each partition closed at its own watermark, and the watermarks that

@@ -115,18 +115,7 @@ class MonitorJudge(BatchHandler):
                 state = MetricState.from_dict(
                     unpack(share.packed_state(), PartitionStateError, "window share")
                 )
-            incoming = Incoming(
-                share.kind,
-                share.model_name,
-                share.model_version,
-                share.partition,
-                start=share.window_start,
-                end=share.window_end,
-                closes_at=share.closes_at,
-                events=share.events,
-                whole=share.whole,
-                mark=share.mark,
-            )
+            incoming = Incoming.of(share)
             for final in board.add(incoming, state):
                 out += self._judge(final)
         state_bytes = pack(

@@ -35,7 +35,7 @@ import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -82,9 +82,11 @@ class Assignment:
         self,
         partitions: list[tuple[str, int]],
         backlogged: Callable[[], list[tuple[str, int]]],
+        caught_up: Callable[[], set[tuple[str, int]]] | None = None,
     ):
         self.partitions = partitions
         self._backlogged = backlogged
+        self._caught_up = caught_up
 
     def backlogged(self) -> list[int]:
         """Partitions whose committed position is behind their end: events still to come."""
@@ -93,6 +95,21 @@ class Assignment:
     def backlogged_topics(self) -> list[tuple[str, int]]:
         """The same as (topic, partition): a consumer of several topics needs to know which."""
         return self._backlogged()
+
+    def caught_up(self, partitions: Iterable[int]) -> set[int]:
+        """Of `partitions`, those read to their end in every assigned topic, asked of the
+        broker now (call it between batches). A partition it cannot answer for is not:
+        a quiet partition may be announced idle only once nothing of it waits unread."""
+        if self._caught_up is None:
+            return set()
+        wanted = set(partitions)
+        done = self._caught_up()
+        return {
+            p
+            for p in wanted
+            if all((t, q) in done for t, q in self.partitions if q == p)
+            and any(q == p for _, q in self.partitions)
+        }
 
 
 class BatchHandler(ABC):
@@ -485,6 +502,7 @@ class BatchProcessor:
                 Assignment(
                     [(tp.topic, tp.partition) for tp in partitions],
                     lambda: self._backlogged(consumer, partitions),
+                    lambda: self._read_to_end(consumer, partitions),
                 )
             )
         self._log.info("partitions_assigned", partitions=_describe(partitions))
@@ -506,6 +524,32 @@ class BatchProcessor:
                 continue
             if high > max(tp.offset, low):
                 out.append((tp.topic, tp.partition))
+        return out
+
+    def _read_to_end(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> set[tuple[str, int]]:
+        """Topic-partitions whose next offset to consume is their end, by the broker now."""
+        out: set[tuple[str, int]] = set()
+        try:
+            positions = consumer.position(partitions)
+            unread = [tp for tp in positions if tp.error is None and tp.offset < 0]
+            if unread:  # nothing consumed yet since assigned: it resumes at its commit
+                fresh = consumer.committed(unread, timeout=self._timeout_s)
+                known = {(tp.topic, tp.partition): tp for tp in fresh}
+                positions = [known.get((tp.topic, tp.partition), tp) for tp in positions]
+        except KafkaException as exc:
+            self._log.info("positions_unavailable", error=str(exc))
+            return out
+        for tp in positions:
+            if tp.error is not None:
+                continue
+            try:  # a short wait: this runs on the processing loop, between batches
+                low, high = consumer.get_watermark_offsets(tp, timeout=min(self._timeout_s, 2.0))
+            except KafkaException:
+                continue
+            if high <= max(tp.offset, low):
+                out.add((tp.topic, tp.partition))
         return out
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -327,6 +327,15 @@ class PartitionedMonitor:
     def open_windows(self) -> int:
         return sum(len(o.monitor.windows.open) for o in self._partitions.values())
 
+    def holds(self, partition: int, model_name: str) -> list[tuple[int, float]]:
+        """The windows (model version, start) the partition has open: what it still owes
+        the judge, announced with its idleness."""
+        owned = self._partitions.get(partition)
+        if owned is None:
+            return []
+        open_ = owned.monitor.settle().windows.open
+        return sorted((v, s) for n, v, s in open_ if n == model_name)
+
     # ------------------------------------------------------------------ checkpoints
 
     def take_dirty(self) -> list[int]:

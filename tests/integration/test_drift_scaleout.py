@@ -237,3 +237,45 @@ def test_a_watcher_killed_or_added_mid_stream_loses_and_repeats_nothing(
         w.wait_started("c")
     assert seen == want
     assert alert_ids(settings) == want_alerts
+
+
+def test_a_stream_that_pauses_past_the_idle_time_loses_and_repeats_no_window(
+    settings: Settings, register_model: Callable[..., int], tmp_path: Path
+) -> None:
+    """Every partition goes quiet with a window open: announced idle, each still holds
+    that window, and the stream that resumes on one partition first closes it whole."""
+    register_model()
+    configure(settings)
+    settings.drift.idle_partition_s = 2.0
+    half = EVENTS // 2
+    with watchers(settings, tmp_path / "pause") as w:
+        w.start("a")
+        publish(settings, 0, half)
+        deadline = time.monotonic() + 90
+        while w.logs().count('"partitions_idle"') == 0 or not _all_idle(w.logs(), settings):
+            assert time.monotonic() < deadline, w.logs()[-3000:]
+            time.sleep(0.5)
+        rest = events(EVENTS - half, half)
+        _to_partition_zero(settings, rest[: len(rest) // 6])
+        time.sleep(3)  # partition 0 runs ahead while the others are still idle
+        produce_json(settings, settings.topics.events, rest[len(rest) // 6 :])
+        close_every_window(settings, datetime.fromisoformat(rest[-1]["event_time"]) + HOUR)
+        want, want_alerts = expected(settings, read_back(settings, EVENTS + 6))
+        seen = judged(settings, len(want), timeout_s=120)
+    assert seen == want
+    assert alert_ids(settings) == want_alerts
+
+
+def _all_idle(logs: str, settings: Settings) -> bool:
+    told: set[int] = set()
+    for line in logs.splitlines():
+        if '"partitions_idle"' in line:
+            told.update(json.loads(line)["partitions"])
+    return told >= set(range(settings.kafka.partitions))
+
+
+def _to_partition_zero(settings: Settings, batch: list[dict[str, Any]]) -> None:
+    producer = Producer(producer_config(settings))
+    for e in batch:
+        producer.produce(settings.topics.events, json.dumps(e).encode(), partition=0)
+    assert producer.flush(30) == 0

@@ -42,12 +42,31 @@ def test_progress_under_a_later_version_means_past_the_earlier_ones() -> None:
     assert [w.model_version for w in b.add(mark(1, 0.0, version=2))] == [1]
 
 
-def test_while_every_partition_is_idle_nothing_closes() -> None:
+def test_an_idle_partition_holds_the_windows_it_still_has_open() -> None:
     b = board()
     b.add(share(0, 0.0, 5), 5)
-    b.add(Incoming("idle", "m", None, 0))
-    assert b.add(Incoming("idle", "m", None, 1)) == []
-    assert [w.state for w in b.add(mark(1, 20.0))] == [5]
+    b.add(mark(0, 25.0))
+    b.add(share(0, 10.0, 3), 3)
+    held = Incoming("idle", "m", None, 1, holds=((1, 0.0),))
+    assert [w.start for w in b.add(held)] == [10.0]
+    assert [w.state for w in b.add(share(1, 0.0, 4), 4) + b.add(mark(1, 12.0))] == [9]
+
+
+def test_an_idle_partition_releases_every_window_it_does_not_hold() -> None:
+    b = board()
+    b.add(share(0, 0.0, 5), 5)
+    b.add(mark(0, 25.0))
+    assert [w.state for w in b.add(Incoming("idle", "m", None, 1, holds=((1, 10.0),)))] == [5]
+
+
+def test_a_share_for_a_window_already_judged_is_late_never_judged_again() -> None:
+    b = board()
+    b.add(share(0, 0.0, 5), 5)
+    b.add(mark(0, 25.0))
+    assert [w.state for w in b.add(Incoming("idle", "m", None, 1))] == [5]
+    b.add(mark(1, 3.0))  # it wakes up behind, and then finds events of the judged window
+    assert b.add(share(1, 0.0, 2), 2) + b.add(mark(1, 30.0)) == []
+    assert (b.late_shares, b.late_events) == (1, 2)
 
 
 def test_a_whole_share_is_final_at_once_and_alone() -> None:
@@ -67,8 +86,35 @@ def test_the_checkpoint_restores_pending_windows_marks_and_idle_partitions() -> 
     b = board(3)
     b.add(share(0, 0.0, 5), 5)
     b.add(mark(0, 15.0))
-    b.add(Incoming("idle", "m", None, 2))
+    b.add(Incoming("idle", "m", None, 2, holds=((1, 20.0),)))
     d = json.loads(json.dumps(b.to_dict(lambda s: s)))
     again = MergeBoard[int].from_dict(d, lambda a, c: a + c, lambda _v, s: int(s))
     assert (again.marks, again.idle, again.versions) == (b.marks, b.idle, b.versions)
     assert [w.state for w in again.add(mark(1, 10.0))] == [5]
+
+
+def test_the_checkpoint_remembers_how_far_each_version_was_judged() -> None:
+    b = board(1)
+    b.add(share(0, 0.0, 5), 5)
+    assert [w.state for w in b.add(mark(0, 15.0))] == [5]
+    d = json.loads(json.dumps(b.to_dict(lambda s: s)))
+    again = MergeBoard[int].from_dict(d, lambda a, c: a + c, lambda _v, s: int(s))
+    assert again.add(share(0, 0.0, 1), 1) == []
+    assert again.late_shares == 1
+
+
+def test_a_checkpoint_from_before_idle_holds_reads_as_holding_nothing() -> None:
+    d = board(2).to_dict(lambda s: s)
+    d["idle"] = [1]
+    del d["judged"]
+    again = MergeBoard[int].from_dict(d, lambda a, c: a + c, lambda _v, s: int(s))
+    assert again.idle == {1: (frozenset(), float("inf"))}
+
+
+def test_an_idle_partition_releases_windows_only_as_far_as_the_group_had_come() -> None:
+    b = board()
+    b.add(mark(0, 5.0))
+    b.add(Incoming("idle", "m", None, 1))  # quiet while the group is at 5
+    b.add(share(0, 0.0, 5), 5)
+    assert b.add(mark(0, 25.0)) == []  # its next events may still fall after 5
+    assert [w.state for w in b.add(Incoming("idle", "m", None, 1))] == [5]
