@@ -36,6 +36,14 @@ class ChangelogError(KafkaLayerError):
     hint = "create the changelog topic with as many partitions as the input (`topics create`)"
 
 
+class CheckpointRestoreStalled(ChangelogError):
+    """The checkpoint topic stopped delivering before its end: state read so far may be
+    older than the committed offsets, and resuming on it would count events twice or
+    lose them, so the consumer stops instead."""
+
+    hint = "restart once the broker serves the checkpoint topic again (see its logs)"
+
+
 class CheckpointStore:
     def __init__(self, settings: Settings, topic: str, group_id: str) -> None:
         self._settings = settings
@@ -92,9 +100,17 @@ class CheckpointStore:
         if high <= 0:
             return latest
         consumer.assign([TopicPartition(self.topic, partition, 0)])
-        deadline = time.monotonic() + timeout * 3
+        stall_s = timeout * 3
+        deadline = time.monotonic() + stall_s
         position = 0
-        while position < high and time.monotonic() < deadline:
+        while position < high:
+            if time.monotonic() >= deadline:
+                consumer.unassign()
+                raise CheckpointRestoreStalled(
+                    f"changelog topic {self.topic} partition {partition}: read to offset "
+                    f"{position} of {high}, then nothing for {stall_s:.0f} s"
+                )
+            before = position
             for msg in consumer.consume(1000, 0.5):
                 if msg.error() is not None:
                     continue
@@ -104,6 +120,8 @@ class CheckpointStore:
                     latest[key] = value
             # Transaction markers take offsets too: stop once the position passes them.
             position = max(position, consumer.position([tp])[0].offset)
+            if position > before:
+                deadline = time.monotonic() + stall_s
         consumer.unassign()
         return latest
 
