@@ -492,7 +492,7 @@ class BatchProcessor:
         self._held = want
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        consumer.assign(partitions)
+        consumer.assign(self._stable_offsets(consumer, partitions))
         if self._paused and partitions:
             consumer.pause(partitions)
         self.assignment = _describe(partitions)
@@ -506,6 +506,26 @@ class BatchProcessor:
                 )
             )
         self._log.info("partitions_assigned", partitions=_describe(partitions))
+
+    def _stable_offsets(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[TopicPartition]:
+        """The group's committed offsets, asked before the handler restores its state.
+
+        A transaction that committed a batch's offsets together with its checkpoint may
+        still be completing (its owner was SIGKILLed after asking to commit): the broker
+        holds a read_committed offset fetch until it is decided, while a checkpoint read
+        before then would miss it. Asking first, and resuming from exactly these offsets,
+        gives the handler's restore and the consumer's position the same transaction."""
+        if not partitions:
+            return partitions
+        while True:
+            try:
+                return list(consumer.committed(partitions, timeout=self._timeout_s))
+            except KafkaException as exc:
+                if self._stopping():
+                    return partitions
+                self._log.warning("committed_offsets_pending", error=_reason(exc))
 
     def _backlogged(
         self, consumer: Consumer, partitions: list[TopicPartition]
