@@ -99,6 +99,7 @@ class DriftJudge(BatchHandler):
             "judging": board is not None,
             "pending_windows": len(board.pending) if board else 0,
             "idle_partitions": sorted(board.idle) if board else [],
+            "repeated_shares": board.repeated_shares if board else 0,
         }
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:

@@ -115,6 +115,7 @@ class MergeBoard(Generic[T]):
         ever judged again."""
         self.late_events = 0
         self.late_shares = 0
+        self.repeated_shares = 0
 
     def add(self, record: Incoming, state: T | None = None) -> list[FinalWindow[T]]:
         """Take one record (a share comes with its decoded state); the windows it made
@@ -159,6 +160,9 @@ class MergeBoard(Generic[T]):
             self.pending[key] = FinalWindow(
                 record.model_name, version, start, end, closes, state, [record.partition]
             )
+            return
+        if record.partition in window.partitions:
+            self.repeated_shares += 1  # a partition's share is whole: never merged twice
             return
         window.state = self._merge(window.state, state)
         window.partitions = sorted({*window.partitions, record.partition})
@@ -217,6 +221,7 @@ class MergeBoard(Generic[T]):
             "judged": [[n, v, c] for (n, v), c in sorted(self.judged.items())],
             "late_events": self.late_events,
             "late_shares": self.late_shares,
+            "repeated_shares": self.repeated_shares,
         }
 
     @classmethod
@@ -252,6 +257,7 @@ class MergeBoard(Generic[T]):
             board.judged[(str(n), int(v))] = float(c)
         board.late_events = int(d["late_events"])
         board.late_shares = int(d["late_shares"])
+        board.repeated_shares = int(d.get("repeated_shares", 0))
         return board
 
 

@@ -118,3 +118,12 @@ def test_an_idle_partition_releases_windows_only_as_far_as_the_group_had_come() 
     b.add(share(0, 0.0, 5), 5)
     assert b.add(mark(0, 25.0)) == []  # its next events may still fall after 5
     assert [w.state for w in b.add(Incoming("idle", "m", None, 1))] == [5]
+
+
+def test_a_second_share_of_one_partition_for_one_window_is_never_merged() -> None:
+    b = board()
+    b.add(share(0, 0.0, 5), 5)
+    b.add(share(0, 0.0, 5), 5)
+    b.add(mark(0, 20.0))
+    assert [w.state for w in b.add(share(1, 0.0, 2), 2) + b.add(mark(1, 20.0))] == [7]
+    assert b.repeated_shares == 1
