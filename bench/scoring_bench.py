@@ -23,6 +23,9 @@ its input's Kafka create timestamp to its arrival at the reader.
     python bench/scoring_bench.py                 # full size, a few minutes
     python bench/scoring_bench.py --quick         # smoke run, under a minute
     python bench/scoring_bench.py --json out.json --model logistic
+
+Each throughput row also gets the pipeline's CPU seconds per event over its measured
+span, and the broker's when its pid is known (`BENCH_BROKER_PID` with an external one).
 """
 
 from __future__ import annotations
