@@ -197,7 +197,6 @@ def spec(settings: Settings) -> ConsumerSpec:
         transactional_id=transactional_id(settings),
         transaction_timeout_ms=settings.scorer.transaction_timeout_ms,
         overlap_commit=settings.scorer.overlap_commit,
-        overlap_min_records=settings.scorer.overlap_min_records,
     )
 
 

@@ -181,11 +181,6 @@ class ScorerConfig(ConsumerConfig):
     outputs wait for that commit, so order and exactly-once hold). False: one batch at
     a time."""
 
-    overlap_min_records: int = Field(default=1000, ge=0)
-    """With `overlap_commit`: after a batch smaller than this (no backlog), its commit is
-    waited for before the next batch is consumed, so no event waits for two commits (the
-    p99 under a steady stream); 0 overlaps every batch."""
-
     http_port: int = 8001
     """Port of `/health` and `/metrics`; 0 picks a free one."""
 

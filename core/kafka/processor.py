@@ -168,9 +168,6 @@ class ProcessorOptions:
     overlap_commit: bool = False
     """Exactly-once only, and only for a handler without state: process the next batch
     while the last one's transaction commits (`_Overlapped`)."""
-    overlap_min_records: int = 0
-    """With `overlap_commit`, the commit of a batch smaller than this is waited for before
-    the next batch is consumed (`BatchProcessor._settle_small`)."""
 
 
 @dataclass
@@ -258,7 +255,6 @@ class BatchProcessor:
             )
             self._commit = AtLeastOnceCommit(producer, timeout_s=self._timeout_s)
         self._overlap = options.overlap_commit and options.delivery == "exactly-once"
-        self._overlap_min = options.overlap_min_records
 
     @property
     def metrics(self) -> ProcessorMetrics:
@@ -284,7 +280,6 @@ class BatchProcessor:
                 self._handler.idle()
                 self._sync_pause()
                 self._sync_held()
-                self._settle_small()
                 started = time.perf_counter()
                 records = self._consume()
                 if not records:
@@ -367,19 +362,6 @@ class BatchProcessor:
             return
         committed = self._commit.commit(self._consumer, records, outputs)
         self._done(records, len(outputs), consume_s, started, handled, committed)
-
-    def _settle_small(self) -> None:
-        """Decide the overlapped batch before consuming the next one if it was small.
-
-        A small batch means no backlog: overlapping the next one gains no throughput,
-        and each of its events would wait for the rest of this commit and then its own.
-        Waiting first lets what arrives meanwhile join the next batch, which then waits
-        for one commit only (the p99 under a steady stream, docs/benchmarks.md). Under
-        a backlog batches are full, and the overlap goes on.
-        """
-        overlapped = self._overlapped
-        if overlapped is not None and len(overlapped.records) < self._overlap_min:
-            self._settle()
 
     def _settle(self) -> bool:
         """Decide the overlapped batch, if any; False if it aborted (and was rewound)."""

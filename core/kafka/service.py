@@ -55,8 +55,6 @@ class ConsumerSpec:
     transaction_timeout_ms: int = 10000
     overlap_commit: bool = False
     """Process the next batch while the last one commits (handlers without state)."""
-    overlap_min_records: int = 0
-    """A smaller batch's commit is waited for before the next is consumed."""
     started_fields: dict[str, Any] = field(default_factory=dict)
     """Extra fields of the `<service>_started` log line."""
 
@@ -93,7 +91,6 @@ class ConsumerSpec:
             transactional_id=self.transactional_id,
             transaction_timeout_ms=self.transaction_timeout_ms,
             overlap_commit=self.overlap_commit,
-            overlap_min_records=self.overlap_min_records,
         )
 
 
