@@ -79,9 +79,11 @@ class OutputReader:
         timeout_s: float,
         idle_s: float = 2.0,
         progress: str | None = None,
+        on_first: Callable[[], None] | None = None,
     ) -> Arrivals:
         """Read until `expected` outputs arrived, or `done()` and `idle_s` of silence, or
-        `timeout_s` passed."""
+        `timeout_s` passed. `on_first` is called when the first output arrives (say, to
+        take a pipeline's CPU seconds at the start of the measured span)."""
         a = self.arrivals
         consume = self._consumer.consume
         deadline = time.monotonic() + timeout_s
@@ -93,6 +95,8 @@ class OutputReader:
                 now = time.time()
                 if batch:
                     good = [m for m in batch if m.error() is None]
+                    if on_first is not None and good and not a.times:
+                        on_first()
                     a.times.extend([now] * len(good))
                     if self._keep_keys:
                         a.keys.extend(m.key() for m in good)

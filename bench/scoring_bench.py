@@ -23,6 +23,9 @@ its input's Kafka create timestamp to its arrival at the reader.
     python bench/scoring_bench.py                 # full size, a few minutes
     python bench/scoring_bench.py --quick         # smoke run, under a minute
     python bench/scoring_bench.py --json out.json --model logistic
+
+Each throughput row also gets the pipeline's CPU seconds per event over its measured
+span, and the broker's when its pid is known (`BENCH_BROKER_PID` with an external one).
 """
 
 from __future__ import annotations
@@ -93,6 +96,11 @@ class Row:
     latency: Latency | None = None
     load: list[float] = field(default_factory=list)
     """1-minute load average after each measurement of this row (others' work shows here)."""
+    cpu_us_per_event: float | None = None
+    """The pipeline process's CPU (all threads) from its first output to its last, per
+    input event: the figure a shared machine moves least."""
+    broker_cpu_us_per_event: float | None = None
+    """The broker's CPU over the same span, per input event (when its pid is known)."""
 
 
 @dataclass
@@ -117,8 +125,11 @@ class Options:
 class Bench:
     """One run: a broker, a registry of trained models, a pre-loaded input topic."""
 
-    def __init__(self, opts: Options, bootstrap: str, workdir: Path) -> None:
+    def __init__(
+        self, opts: Options, bootstrap: str, workdir: Path, broker_pid: int | None = None
+    ) -> None:
         self.opts = opts
+        self.broker_pid = broker_pid
         self.bootstrap = bootstrap
         self.workdir = workdir
         self.registry = workdir / "registry"
@@ -211,13 +222,22 @@ class Bench:
         max_events = n_in if kind != "scorer" else None
         cmd = self.command(kind, s, run, max_events, variant)
         reader = OutputReader(s, s.topics.predictions, o.partitions)
+        from groups import cpu_seconds  # groups imports this module: import it late
+
+        first: list[float] = []
         with Pipeline(cmd, self.workdir / f"{run}.log") as proc:
+
+            def at_first() -> None:
+                first.extend([cpu_seconds(proc.pid), cpu_seconds(self.broker_pid)])
+
             a = reader.read(
                 expected=expected,
                 done=proc.exited,
                 timeout_s=max(180.0, n_in / 500),
                 progress=f"{label} {model or ''}".strip() if o.progress else None,
+                on_first=at_first,
             )
+            last = [cpu_seconds(proc.pid), cpu_seconds(self.broker_pid)]
         reader.close()
         if expected is not None and len(a) < expected:
             raise RuntimeError(f"{label}: {len(a)} of {expected} outputs; log {proc.log}")
@@ -226,7 +246,14 @@ class Bench:
         rate = a.span_rate() * n_in / len(a)
         row = Row(label, model, n_in, len(a), round(a.span_seconds(), 3), round(rate, 1))
         row.load.append(round(os.getloadavg()[0], 2))
-        log(f"{label:<24} {model or '-':<9} {rate:>12,.0f} events/s  ({len(a):,} outputs)")
+        # Events handled in the span: the outputs after the first, as for the rate.
+        spanned = max(len(a) - 1, 1) * n_in / len(a)
+        if first and last[0] > 0:
+            row.cpu_us_per_event = round((last[0] - first[0]) / spanned * 1e6, 2)
+            if self.broker_pid is not None:
+                row.broker_cpu_us_per_event = round((last[1] - first[1]) / spanned * 1e6, 2)
+        cpu = f", {row.cpu_us_per_event} CPU us/event" if row.cpu_us_per_event else ""
+        log(f"{label:<24} {model or '-':<9} {rate:>12,.0f} events/s  ({len(a):,} outputs{cpu})")
         self.rows.append(row)
         return row
 
@@ -396,9 +423,9 @@ def table(rows: list[Row]) -> str:
     passthrough = next((r for r in rows if r.pipeline == "(c) passthrough"), None)
     head = (
         "| pipeline | model | events | events/s | vs (a) same model | vs (c) "
-        "| latency at rate | p50 ms | p95 ms | p99 ms | max ms |"
+        "| latency at rate | p50 ms | p95 ms | p99 ms | max ms | CPU us/event (broker) |"
     )
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         base = naive.get(r.model)
         vs_a = (
@@ -424,6 +451,10 @@ def table(rows: list[Row]) -> str:
                 f"{lat.p99_ms:.1f}",
                 f"{lat.max_ms:.1f}",
             ]
+        cpu = "" if r.cpu_us_per_event is None else f"{r.cpu_us_per_event:.1f}"
+        if r.broker_cpu_us_per_event is not None:
+            cpu += f" ({r.broker_cpu_us_per_event:.1f})"
+        cells.append(cpu)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -542,12 +573,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scoring-bench-")))
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+        broker_pid = (
+            int(os.environ["BENCH_BROKER_PID"]) if os.environ.get("BENCH_BROKER_PID") else None
+        )
         if not bootstrap:
             broker = LocalBroker(workdir / "broker")
             log("starting a local Kafka broker")
-            bootstrap = broker.start().bootstrap
+            state = broker.start()
+            bootstrap, broker_pid = state.bootstrap, state.pid
             stack.callback(_stop_broker, broker)
-        rows = Bench(opts, bootstrap, workdir).run()
+        rows = Bench(opts, bootstrap, workdir, broker_pid).run()
     elapsed = time.perf_counter() - started
     facts = machine()
     met = targets(rows)

@@ -3,10 +3,17 @@
 A thin wiring of core pieces on the consumer scaffold (`core.kafka.service`):
 `parse_event` (validation), `BatchScorer` (the scoring path the HTTP API shares),
 `ProductionFollower` (hot swap) and `dead_letter`.
+
+After each model load the heap is frozen (`gc.freeze`), as the HTTP API does
+(`api/refresh.py`): a 5,000-event batch leaves some 40,000 objects alive until it is
+committed, enough to set off a full collection every two or three batches, and each
+walked the ~155,000 long-lived objects of scikit-learn, pydantic and the model: about
+95 ms, nearly half a batch's time (`bench/handler_micro.py`, docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -82,6 +89,7 @@ class ScoringHandler(BatchHandler):
         follower.on_refused(self._on_refused)
         current = follower.current
         metrics.model_version.labels(follower.name).set(current.version if current else 0)
+        _freeze_heap()
 
     def _on_refused(self, refusal: Refusal) -> None:
         """Reported on the logs topic with the next batch (there is no record to attach
@@ -111,6 +119,7 @@ class ScoringHandler(BatchHandler):
         if self._follower.refresh() and self._follower.current is not None:
             loaded = self._follower.current
             self._metrics.model_version.labels(loaded.name).set(loaded.version)
+            _freeze_heap()
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
         started = time.perf_counter()
@@ -163,6 +172,13 @@ class ScoringHandler(BatchHandler):
 
     def _log_record(self, log: PredictionLogFields, key: bytes | None) -> OutRecord:
         return OutRecord(self._topics.logs, _ENCODE(log), key, _HEADERS)
+
+
+def _freeze_heap() -> None:
+    """Keep what is alive now (libraries, the model) out of every later collection; only
+    the garbage a swap leaves behind stays, once per version."""
+    gc.collect()
+    gc.freeze()
 
 
 def transactional_id(settings: Settings) -> str:

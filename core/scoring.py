@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -79,9 +79,9 @@ def churn_probabilities(
     return loaded.predictor(feature_columns(events))
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """One event's prediction and the log record that goes with it."""
+class Scored(NamedTuple):
+    """One event's prediction and the log record that goes with it (a tuple: a frozen
+    dataclass costs 0.5 µs more per event to make)."""
 
     prediction: PredictionFields
     log: PredictionLogFields
@@ -99,7 +99,8 @@ class BatchScorer:
         # Validation keeps only contract fields, so what may be logged is known up front:
         # the contract's fields minus PII names (and the event id, logged on its own).
         scrub = PiiScrubber([*pii_fields, "event_id"])
-        self._log_fields = frozenset(scrub(dict.fromkeys(CustomerEventFields.__annotations__)))
+        logged = scrub(dict.fromkeys(CustomerEventFields.__annotations__))
+        self._unlogged = tuple(f for f in CustomerEventFields.__annotations__ if f not in logged)
 
     def score(
         self,
@@ -117,10 +118,13 @@ class BatchScorer:
         probabilities = churn_probabilities(loaded, events)
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         threshold, name, version = loaded.threshold, loaded.name, loaded.version
-        log_fields, service = self._log_fields, self._service
+        unlogged, service = self._unlogged, self._service
         out: list[Scored] = []
         for event_id, event, p in zip(event_ids, events, probabilities.tolist(), strict=True):
             label: Any = int(p >= threshold)
+            logged: dict[str, Any] = dict(event)  # a C copy and a pop or two: cheaper than
+            for name in unlogged:  # a comprehension over every field
+                logged.pop(name, None)
             risk = RiskLevel.of(p)
             prediction: PredictionFields = {
                 "event_id": event_id,
@@ -139,7 +143,7 @@ class BatchScorer:
                 "timestamp": now,
                 "service": service,
                 "event_id": event_id,
-                "input": {k: v for k, v in event.items() if k in log_fields},
+                "input": logged,
                 "output": output,
                 "latency_ms": latency_ms,
                 "model_name": name,

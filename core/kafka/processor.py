@@ -419,8 +419,9 @@ class BatchProcessor:
             self._handler.batch_aborted()
             return
         self._handler.batch_committed()
-        self._reach({(tp.topic, tp.partition): tp.offset for tp in next_offsets(records)})
-        self._reach(self._eofs)
+        if self._ends is not None:  # a pass over every record: only bounded jobs need it
+            self._reach({(tp.topic, tp.partition): tp.offset for tp in next_offsets(records)})
+            self._reach(self._eofs)
         m.consumed.labels(n).inc(len(records))
         m.produced.labels(n).inc(outputs)
         m.batches.labels(n).inc()
