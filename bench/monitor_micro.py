@@ -1,4 +1,4 @@
-"""CPU cost of `MonitorHandler.process` alone, per record, without Kafka.
+"""CPU cost of `MonitorHandler.unread` and `process` alone, per record, without Kafka.
 
 Splits the monitor's end-to-end figure (`monitor_bench.py`) into what the handler costs
 (decoding, the join, windows, checkpoints) and what is left for the transport. The same
@@ -93,7 +93,9 @@ def main() -> int:
     if profile is not None:
         profile.enable()
     for k in range(0, len(data), args.batch):
-        out = handler.process(data[k : k + args.batch])
+        batch = data[k : k + args.batch]
+        assert not getattr(handler, "unread", lambda b: {})(batch)  # asked first by the processor
+        out = handler.process(batch)
         handler.batch_committed()
         checkpoint_bytes += sum(len(r.value) for r in out if r.topic == store.topic)
     if profile is not None:
