@@ -236,9 +236,10 @@ def main() -> int:
         "window_state_bytes_empty": empty_bytes,
     }
     print(
-        f"\n| path | records/s | ratio |\n|---|---:|---:|\n"
-        f"| plain consume of both topics (no parsing) | {plain:,.0f} | 1.00 |\n"
-        f"| performance monitor ingest (joined) | {monitor:,.0f} | {monitor / plain:.2f} |\n"
+        f"\n| path | records/s | ratio | CPU us/record |\n|---|---:|---:|---:|\n"
+        f"| plain consume of both topics (no parsing) | {plain:,.0f} | 1.00 | {plain_cpu:.2f} |\n"
+        f"| performance monitor ingest (joined) | {monitor:,.0f} | {monitor / plain:.2f} "
+        f"| {monitor_cpu:.2f} |\n"
         f"\nlargest partition checkpoint: {max(checkpoints):,.0f} bytes; "
         f"one window of 1,000,000 labelled predictions: {window_bytes:,} bytes serialized "
         f"({empty_bytes:,} empty)"
