@@ -286,19 +286,21 @@ class MonitorHandler(BatchHandler):
 
     def held(self) -> set[tuple[str, int]]:
         """Hold a topic-partition that runs more than the slack (`hold_slack_s`) ahead of
-        its twin: after a backlog the consumer fetches one topic far ahead of the other,
-        and its unmatched halves would overflow the join buffer (counted `capped`).
-        Live, both topics' timestamps are the producers' clock, so nothing is held. A
-        label feed that stops for longer holds the predictions too: lag grows (visible on
-        /metrics) instead of every prediction counting unlabelled."""
+        its twin once its join buffer is nearly full (`PartitionedMonitor.ahead`): after
+        a backlog the consumer fetches one topic far ahead of the other, and its
+        unmatched halves would overflow the buffer (counted `capped`). Live, both
+        topics' timestamps are the producers' clock, so nothing is held. A label feed
+        that stops for longer holds the predictions too: lag grows (visible on /metrics)
+        instead of every prediction counting unlabelled."""
         topic = {"predictions": self._topics.predictions, "outcomes": self._topics.outcomes}
         return {(topic[side], p) for p, side in self.monitor.ahead(self._slack)}
 
     def unread(self, batch: Sequence[Record]) -> dict[tuple[str, int], int]:
         """`held()`'s rule inside the batch: one fetched batch can carry minutes of one
         topic-partition of a backlog (producers write it in large chunks), more than the
-        join buffer holds. The part of such a topic past its twin plus the slack is left
-        unread, and `held()` pauses it until the twin catches up."""
+        join buffer holds. Of such a topic's records past its twin plus the slack, those
+        beyond the buffer's room are left unread, and `held()` pauses the topic until the
+        twin catches up (`PartitionedMonitor.limits`)."""
         side: dict[str | None, Side] = {
             self._topics.predictions: "predictions",
             self._topics.outcomes: "outcomes",
