@@ -85,38 +85,42 @@ def load(settings: Settings, n: int) -> int:
     return records
 
 
-def plain_consume(settings: Settings, n: int) -> float:
+def plain_consume(settings: Settings, n: int) -> tuple[float, float]:
+    """(records/s, process CPU microseconds per record)."""
     consumer = Consumer(consumer_config(settings, f"plain-{uuid.uuid4().hex[:6]}"))
     consumer.subscribe([settings.topics.predictions, settings.topics.outcomes])
-    seen, started = 0, None
+    seen, started, cpu = 0, None, 0.0
     while seen < n:
         batch = consumer.consume(5000, 1.0)
         if batch and started is None:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
         seen += sum(1 for m in batch if m.error() is None)
     elapsed = time.perf_counter() - (started or time.perf_counter())
+    cpu = time.process_time() - cpu
     consumer.close()
-    return n / elapsed
+    return n / elapsed, cpu / n * 1e6
 
 
-def monitor_ingest(settings: Settings, n: int) -> tuple[float, float, float]:
-    """(records/s, batches, largest checkpoint bytes)."""
+def monitor_ingest(settings: Settings, n: int) -> tuple[float, float, float, float]:
+    """(records/s, batches, largest checkpoint bytes, process CPU microseconds per
+    record: every thread of this process, the judge's and librdkafka's included)."""
     port = free_port()
     settings.monitor.http_port = port
     stop = threading.Event()
     thread = threading.Thread(target=run_monitor, args=(settings, stop), daemon=True)
     thread.start()
     started = None
-    first = 0.0
+    first = cpu = 0.0
     try:
         while True:
             consumed = _metric(port, 'streamscore_records_consumed_total{consumer="monitor"}')
             if consumed > 0 and started is None:
-                started, first = time.perf_counter(), consumed
+                started, first, cpu = time.perf_counter(), consumed, time.process_time()
             if consumed >= n:
                 break
             time.sleep(0.05)
         elapsed = time.perf_counter() - (started or time.perf_counter())
+        cpu = time.process_time() - cpu
         batches = _metric(port, 'streamscore_batch_size_count{consumer="monitor"}')
         checkpoint = _metric(port, "streamscore_monitor_checkpoint_bytes")
         paired = _metric(port, 'streamscore_monitor_join{outcome="paired"}')
@@ -132,7 +136,7 @@ def monitor_ingest(settings: Settings, n: int) -> tuple[float, float, float]:
     finally:
         stop.set()
         thread.join(60)
-    return (n - first) / elapsed, batches, checkpoint
+    return (n - first) / elapsed, batches, checkpoint, cpu / max(n - first, 1) * 1e6
 
 
 def window_state_bytes(labelled: int = 1_000_000) -> tuple[int, int]:
@@ -197,15 +201,25 @@ def main() -> int:
             ensure_topics(settings)
             print(f"loading {args.predictions:,} predictions and their outcomes ...", flush=True)
             records = load(settings, args.predictions)
-            plains, monitors, checkpoints = [], [], []
+            plains, monitors, checkpoints, plain_cpus, monitor_cpus = [], [], [], [], []
             for rep in range(args.reps):
-                plains.append(plain_consume(settings, records))
+                rate, plain_cpu = plain_consume(settings, records)
+                plains.append(rate)
+                plain_cpus.append(plain_cpu)
                 settings.monitor.group_id = f"bench-monitor-{run}-{rep}"
-                rate, _, checkpoint = monitor_ingest(settings, records)
+                rate, _, checkpoint, monitor_cpu = monitor_ingest(settings, records)
                 monitors.append(rate)
+                monitor_cpus.append(monitor_cpu)
                 checkpoints.append(checkpoint)
-                print(f"rep {rep + 1}: plain {plains[-1]:,.0f}/s, monitor {monitors[-1]:,.0f}/s")
+                print(
+                    f"rep {rep + 1}: plain {plains[-1]:,.0f}/s ({plain_cpu:.2f} CPU us/record), "
+                    f"monitor {monitors[-1]:,.0f}/s ({monitor_cpu:.2f} CPU us/record), "
+                    f"load average {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
             plain, monitor = statistics.median(plains), statistics.median(monitors)
+            plain_cpu = statistics.median(plain_cpus)
+            monitor_cpu = statistics.median(monitor_cpus)
         finally:
             if broker is not None:
                 broker.stop()
@@ -215,14 +229,17 @@ def main() -> int:
         "plain_consume_records_per_s": round(plain),
         "monitor_ingest_records_per_s": round(monitor),
         "ratio": round(monitor / plain, 3),
+        "plain_consume_cpu_us_per_record": round(plain_cpu, 2),
+        "monitor_ingest_cpu_us_per_record": round(monitor_cpu, 2),
         "largest_partition_checkpoint_bytes": round(max(checkpoints)),
         "window_state_bytes_1m_labelled": window_bytes,
         "window_state_bytes_empty": empty_bytes,
     }
     print(
-        f"\n| path | records/s | ratio |\n|---|---:|---:|\n"
-        f"| plain consume of both topics (no parsing) | {plain:,.0f} | 1.00 |\n"
-        f"| performance monitor ingest (joined) | {monitor:,.0f} | {monitor / plain:.2f} |\n"
+        f"\n| path | records/s | ratio | CPU us/record |\n|---|---:|---:|---:|\n"
+        f"| plain consume of both topics (no parsing) | {plain:,.0f} | 1.00 | {plain_cpu:.2f} |\n"
+        f"| performance monitor ingest (joined) | {monitor:,.0f} | {monitor / plain:.2f} "
+        f"| {monitor_cpu:.2f} |\n"
         f"\nlargest partition checkpoint: {max(checkpoints):,.0f} bytes; "
         f"one window of 1,000,000 labelled predictions: {window_bytes:,} bytes serialized "
         f"({empty_bytes:,} empty)"

@@ -50,6 +50,24 @@ CHECKPOINT_WARN_BYTES = 750_000
 """Warn past this: Kafka's default `message.max.bytes` is 1,000,012 bytes."""
 
 
+FETCH_TUNING: dict[str, Any] = {"max.partition.fetch.bytes": 262144}
+"""Smaller fetches per partition than librdkafka's 1 MB: a backlog then arrives as
+finer chunks of every topic-partition, so one batch carries both topics of a partition
+instead of minutes of one, and little is left unread (`MonitorHandler.unread`)."""
+
+HOLD_MIN_SLACK_S = 5.0
+"""The least skew between the two topics of a partition that holds one of them. Live,
+the topics differ by the scorer's lag (predictions carry their event's timestamp,
+outcomes their own), a few milliseconds to seconds; holding on that would pause and
+resume a topic every batch (each pause drops what librdkafka had fetched for it)."""
+
+
+def hold_slack_s(label_delay_s: float) -> float:
+    """How far one topic may run ahead of its twin before it is held: half the label
+    delay (the join buffer is sized for rate x delay), never under `HOLD_MIN_SLACK_S`."""
+    return max(label_delay_s / 2, HOLD_MIN_SLACK_S)
+
+
 class MonitorBatchFailed(StreamscoreError):
     """A batch could not be processed; nothing of it was committed."""
 
@@ -166,6 +184,7 @@ class MonitorHandler(BatchHandler):
         self._announce = announce
         self._assignment: Assignment | None = None
         self._waiting: dict[int, list[Side]] = {}
+        self._slack = hold_slack_s(self._config.label_delay_s)
 
     def ready(self) -> bool:
         return True
@@ -269,15 +288,52 @@ class MonitorHandler(BatchHandler):
             self.monitor.assign(p, self._committed.get(p), self._waiting.get(p, ()))
 
     def held(self) -> set[tuple[str, int]]:
-        """Hold a topic-partition that runs more than half the label delay ahead of its
-        twin: after a backlog the consumer fetches one topic far ahead of the other, and
-        its unmatched halves would overflow the join buffer (counted `capped`, pairs lost).
-        Live, both topics' timestamps are the producers' clock, so nothing is held. A
-        label feed that stops for longer holds the predictions too: lag grows (visible on
-        /metrics) instead of every prediction counting unlabelled."""
+        """Hold a topic-partition that runs more than the slack (`hold_slack_s`) ahead of
+        its twin once its join buffer is nearly full (`PartitionedMonitor.ahead`): after
+        a backlog the consumer fetches one topic far ahead of the other, and its
+        unmatched halves would overflow the buffer (counted `capped`). Live, both
+        topics' timestamps are the producers' clock, so nothing is held. A label feed
+        that stops for longer holds the predictions too: lag grows (visible on /metrics)
+        instead of every prediction counting unlabelled."""
         topic = {"predictions": self._topics.predictions, "outcomes": self._topics.outcomes}
-        slack = self._config.label_delay_s / 2
-        return {(topic[side], p) for p, side in self.monitor.ahead(slack)}
+        return {(topic[side], p) for p, side in self.monitor.ahead(self._slack)}
+
+    def unread(self, batch: Sequence[Record]) -> dict[tuple[str, int], int]:
+        """`held()`'s rule inside the batch: one fetched batch can carry minutes of one
+        topic-partition of a backlog (producers write it in large chunks), more than the
+        join buffer holds. Of such a topic's records past its twin plus the slack, those
+        beyond the buffer's room are left unread, and `held()` pauses the topic until the
+        twin catches up (`PartitionedMonitor.limits`)."""
+        side: dict[str | None, Side] = {
+            self._topics.predictions: "predictions",
+            self._topics.outcomes: "outcomes",
+        }
+        latest: dict[tuple[str | None, int | None], int] = {}
+        for record in batch:
+            key = (record.topic(), record.partition())
+            stamp = record.timestamp()[1]
+            if stamp > latest.get(key, -1):
+                latest[key] = stamp
+        seen = {(p or 0, side[t]): stamp / 1000 for (t, p), stamp in latest.items() if t in side}
+        limits = self.monitor.limits(self._slack, seen)
+        if not limits:
+            return {}
+        topic = {"predictions": self._topics.predictions, "outcomes": self._topics.outcomes}
+        wanted = {(topic[s], p): (after * 1000, room) for (p, s), (after, room) in limits.items()}
+        out: dict[tuple[str, int], int] = {}
+        beyond: dict[tuple[str, int], int] = {}
+        for record in batch:
+            key = (record.topic() or "", record.partition() or 0)
+            limit = wanted.get(key)
+            if limit is None or key in out:
+                continue
+            stamp = record.timestamp()[1]
+            if stamp > limit[0]:
+                beyond[key] = n = beyond.get(key, 0) + 1
+                if n > limit[1]:
+                    out[key] = record.offset() or 0
+                    self.monitor.leave_unread(key[1], side[key[0]], stamp / 1000)
+        return out
 
     def status(self) -> dict[str, Any]:
         counts = self.monitor.counts()
@@ -366,6 +422,7 @@ def spec(settings: Settings) -> ConsumerSpec:
             "window_seconds": config.window_seconds,
             "label_delay_s": config.label_delay_s,
         },
+        consumer_overrides=FETCH_TUNING,
     )
 
 

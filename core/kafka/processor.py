@@ -16,6 +16,10 @@ is produced once the commit is decided (`_Overlapped`).
 
 A handler that cannot answer a batch yet raises `Deferred`: the batch is rewound
 uncommitted and comes again once the handler is ready (the retrainer trains this way).
+A handler can also leave the tail of some topic-partitions of a batch unread
+(`BatchHandler.unread`, before step 2): those records are rewound, neither processed nor
+committed, and come again (the monitor keeps a join's topics level this way; `held()`
+then pauses what it left).
 
 Rebalance callbacks only run inside `consume()`, where no batch is open, so revoked
 partitions never carry uncommitted work; the handler hears of them through its typed
@@ -144,6 +148,14 @@ class BatchHandler(ABC):
         """Assigned partitions to leave unread for now, e.g. the topic of a join that runs
         ahead of the other; they are paused until the handler lets them go."""
         return set()
+
+    def unread(self, batch: Sequence[Record]) -> Mapping[tuple[str, int], int]:
+        """Per (topic, partition), the offset from which to leave `batch` unread for now:
+        those records are rewound and consumed again later, never processed or committed
+        in this batch. `held()` acts between batches only, and one fetched batch can hold
+        a long stretch of one topic-partition (a backlog comes in producer-sized chunks):
+        this is the same rule applied inside the batch. Default: process it all."""
+        return {}
 
     def status(self) -> dict[str, Any]:
         """Fields of this handler for `/health`."""
@@ -308,6 +320,10 @@ class BatchProcessor:
                     self._rewind(records)
                     self._sync_pause()
                     continue
+                records = self._leave_unread(records)
+                if not records:
+                    self._settle()
+                    continue
                 self._process(records, time.perf_counter() - started)
                 self._maybe_report_lag()
             self._settle()
@@ -441,6 +457,23 @@ class BatchProcessor:
         if self._ends is None:
             return False
         return all(self._reached.get(tp, -1) >= end for tp, end in self._ends.items())
+
+    def _leave_unread(self, records: list[Message]) -> list[Message]:
+        """The batch less what the handler leaves unread, which is rewound (a seek
+        also drops what librdkafka had fetched past it)."""
+        unread = self._handler.unread(records)
+        if not unread:
+            return records
+        kept: list[Message] = []
+        left: list[Message] = []
+        for msg in records:
+            topic, partition, offset = coordinates(msg)
+            first = unread.get((topic, partition))
+            (kept if first is None or offset < first else left).append(msg)
+        for topic, partition in {(m.topic() or "", m.partition() or 0) for m in left}:
+            self._eofs.pop((topic, partition), None)  # that end is not reached yet
+        self._rewind(left)
+        return kept
 
     def _rewind(self, records: list[Message]) -> None:
         """Seek each partition back to the batch's first offset so nothing is skipped."""

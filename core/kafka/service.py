@@ -16,7 +16,7 @@ A companion that fails stops the whole process, with its error.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,8 @@ class ConsumerSpec:
     """Process the next batch while the last one commits (handlers without state)."""
     started_fields: dict[str, Any] = field(default_factory=dict)
     """Extra fields of the `<service>_started` log line."""
+    consumer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """librdkafka options of this consumer only (`ProcessorOptions.consumer_overrides`)."""
 
     @classmethod
     def from_config(
@@ -91,6 +93,7 @@ class ConsumerSpec:
             transactional_id=self.transactional_id,
             transaction_timeout_ms=self.transaction_timeout_ms,
             overlap_commit=self.overlap_commit,
+            consumer_overrides=self.consumer_overrides,
         )
 
 

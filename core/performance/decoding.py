@@ -107,52 +107,62 @@ def decode_batch(
     invalid: dict[str, int] = {}
     prediction: Prediction | _Prediction | None
     outcome: Outcome | _Outcome | None
+    # A backlog comes in runs of one topic-partition: the last target and model are kept
+    # rather than looked up per record.
+    last_partition, target = -1, PartitionInput()
+    items: list[JoinInput] = target.items
+    last_model: tuple[str, int] | None = None
+    probability: float
+    decision: int
+    churned: int
+    decode_p, decode_o = _DECODE_PREDICTION, _DECODE_OUTCOME
     for record in records:
         topic = record.topic()
         if topic == predictions_topic:
             raw = record.value()
             try:
-                prediction = _DECODE_PREDICTION(raw or b"")
+                prediction = decode_p(raw or b"")
+                probability, decision = prediction.probability, prediction.prediction
             except _REJECTED:
                 prediction = decode_prediction(raw)
-            if prediction is None:
-                invalid[topic] = invalid.get(topic, 0) + 1
-                continue
+                if prediction is None:
+                    invalid[topic] = invalid.get(topic, 0) + 1
+                    continue
+                probability, decision = float(prediction.probability), int(prediction.prediction)
             partition = record.partition() or 0
-            at = record.timestamp()[1] / 1000
-            target = partitions.get(partition)
-            if target is None:
-                target = partitions[partition] = PartitionInput()
-            name, version = prediction.model_name, prediction.model_version
-            models.add((name, version))
-            target.items.append(
-                (
-                    prediction.event_id,
-                    at,
-                    name,
-                    version,
-                    float(prediction.probability),
-                    int(prediction.prediction),
+            if partition != last_partition:
+                target = partitions.get(partition) or partitions.setdefault(
+                    partition, PartitionInput()
                 )
-            )
+                items, last_partition = target.items, partition
+            at = record.timestamp()[1] / 1000
+            name, version = prediction.model_name, prediction.model_version
+            if (name, version) != last_model:
+                last_model = (name, version)
+                models.add(last_model)
+            items.append((prediction.event_id, at, name, version, probability, decision))
             seen = target.predictions_seen
             if seen is None or at > seen:
                 target.predictions_seen = at
         elif topic == outcomes_topic:
             raw = record.value()
             try:
-                outcome = _DECODE_OUTCOME(raw or b"")
+                outcome = decode_o(raw or b"")
+                churned = outcome.churned
             except _REJECTED:
                 outcome = decode_outcome(raw)
-            if outcome is None:
-                invalid[topic] = invalid.get(topic, 0) + 1
-                continue
+                if outcome is None:
+                    invalid[topic] = invalid.get(topic, 0) + 1
+                    continue
+                churned = int(outcome.churned)
             partition = record.partition() or 0
+            if partition != last_partition:
+                target = partitions.get(partition) or partitions.setdefault(
+                    partition, PartitionInput()
+                )
+                items, last_partition = target.items, partition
             at = record.timestamp()[1] / 1000
-            target = partitions.get(partition)
-            if target is None:
-                target = partitions[partition] = PartitionInput()
-            target.items.append((outcome.event_id, at, int(outcome.churned)))
+            items.append((outcome.event_id, at, churned))
             seen = target.outcomes_seen
             if seen is None or at > seen:
                 target.outcomes_seen = at

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, NamedTuple
@@ -109,6 +110,11 @@ once). ``model`` indexes `JoinBuffer.names` and ``value`` is the 0/1 prediction 
 waiting prediction; ``value`` is the label of a waiting outcome; a tombstone uses
 neither."""
 
+_Due = tuple[float, int, str]
+"""(deadline, seq, event_id) of an entry; stale once the entry's seq differs."""
+
+_BY_PREDICTION, _BY_OUTCOME = 0, 1
+
 _STATUS: tuple[Status, ...] = ("waiting", "paired", "duplicate", "late")
 _WAITING, _PAIRED, _DUPLICATE, _LATE = range(4)
 
@@ -184,8 +190,12 @@ class JoinBuffer:
 
     def _reset(self) -> None:
         self._entries: dict[str, _Entry] = {}
-        self._heap: list[tuple[float, int, str]] = []
-        """(deadline, seq, event_id); an item is stale once its entry's seq differs."""
+        self._queues: tuple[deque[_Due], deque[_Due]] = (deque(), deque())
+        """Deadlines in order, one queue per clock that set them: a prediction's time
+        (`_BY_PREDICTION`) or an outcome's (`_BY_OUTCOME`). Each topic's timestamps mostly
+        rise, so nearly every deadline is appended in order and evicted by `popleft`."""
+        self._heap: list[_Due] = []
+        """The deadlines that came out of order for their queue."""
         self._seq = 0
         self.names: list[str] = []
         """Model names of waiting predictions, indexed by their entries."""
@@ -246,6 +256,7 @@ class JoinBuffer:
         in one loop without an object per half: the monitor's hot path."""
         joined = JoinedBatch(self.names)
         entries, heap, push = self._entries, self._heap, heapq.heappush
+        by_prediction, by_outcome = self._queues
         delay, watermark, cap = self.label_delay_s, self.watermark, self.max_entries
         name_index = self._name_index
         seq = self._seq
@@ -297,12 +308,18 @@ class JoinBuffer:
                     pair_label(current[7])
                     pair_predicted(time)
                     pair_observed(current[2])
-                    until = time if time > current[2] else current[2]
-                    entry = (until + delay, seq, until, _D, -1, 0, 0.0, 0)
+                    if time >= current[2]:
+                        entry = (time + delay, seq, time, _D, -1, 0, 0.0, 0)
+                        queue = by_prediction
+                    else:
+                        until = current[2]
+                        entry = (until + delay, seq, until, _D, -1, 0, 0.0, 0)
+                        queue = by_outcome
                     if status:
                         status(_PAIRED)
                 else:
                     entry = (time + delay, seq, time, _P, model, version, item[4], item[5])
+                    queue = by_prediction
                     if status:
                         status(_WAITING)
             else:
@@ -328,16 +345,25 @@ class JoinBuffer:
                     pair_label(item[2])
                     pair_predicted(current[2])
                     pair_observed(time)
-                    until = time if time > current[2] else current[2]
-                    entry = (until + delay, seq, until, _D, -1, 0, 0.0, 0)
+                    if time >= current[2]:
+                        entry = (time + delay, seq, time, _D, -1, 0, 0.0, 0)
+                        queue = by_outcome
+                    else:
+                        until = current[2]
+                        entry = (until + delay, seq, until, _D, -1, 0, 0.0, 0)
+                        queue = by_prediction
                     if status:
                         status(_PAIRED)
                 else:
                     entry = (time + delay, seq, time, _O, -1, 0, 0.0, item[2])
+                    queue = by_outcome
                     if status:
                         status(_WAITING)
             entries[event_id] = entry
-            push(heap, (entry[0], seq, event_id))
+            if not queue or queue[-1][0] <= entry[0]:
+                queue.append((entry[0], seq, event_id))
+            else:
+                push(heap, (entry[0], seq, event_id))
             if len(entries) > cap:
                 while len(entries) > cap:
                     self.counts.capped += 1
@@ -360,8 +386,14 @@ class JoinBuffer:
         self.watermark = watermark
         heap, entries, pop = self._heap, self._entries, heapq.heappop
         unlabelled = orphaned = 0
+        due: list[_Due] = []
+        for queue in self._queues:
+            take = queue.popleft
+            while queue and queue[0][0] <= watermark:
+                due.append(take())
         while heap and heap[0][0] <= watermark:
-            _, seq, event_id = pop(heap)
+            due.append(pop(heap))
+        for _, seq, event_id in due:
             entry = entries.get(event_id)
             if entry is None or entry[1] != seq:
                 continue  # stale: the entry was paired or evicted since
@@ -380,8 +412,11 @@ class JoinBuffer:
     def _evict_first(self, until: float = math.inf) -> int | None:
         """Evict the live entry with the earliest deadline, if that is at or before
         ``until``; returns its kind (None when only stale items were dropped)."""
-        while self._heap and self._heap[0][0] <= until:
-            _, seq, event_id = heapq.heappop(self._heap)
+        while True:
+            first = self._first_due()
+            if first is None or first[0] > until:
+                break
+            _, seq, event_id = first
             entry = self._entries.get(event_id)
             if entry is None or entry[1] != seq:
                 continue  # stale: the entry was paired or evicted since
@@ -393,6 +428,14 @@ class JoinBuffer:
                 self.counts.orphaned += 1
             return kind
         return None
+
+    def _first_due(self) -> _Due | None:
+        """Remove and return the earliest (deadline, seq) of the queues and the heap."""
+        heads = [q for q in self._queues if q]
+        best: deque[_Due] | list[_Due] | None = min(heads, key=lambda q: q[0], default=None)
+        if self._heap and (best is None or self._heap[0] < best[0]):
+            return heapq.heappop(self._heap)
+        return best.popleft() if isinstance(best, deque) else None
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -495,15 +538,18 @@ class JoinBuffer:
     def _restore_rows(self, rows: Iterable[tuple[str, float, int, int, int, float, int]]) -> None:
         """Entries in deadline order get fresh sequence numbers in that order, so ties
         between deadlines break as they did before the checkpoint."""
-        entries, heap, delay = self._entries, self._heap, self.label_delay_s
+        entries, delay = self._entries, self.label_delay_s
+        queue, heap = self._queues[_BY_PREDICTION], self._heap
         seq = self._seq
         for event_id, time, kind, model, version, probability, value in rows:
             if kind not in (_P, _O, _D) or (kind == _P and not 0 <= model < len(self.names)):
                 raise ValueError(f"entry {event_id!r} has kind {kind} and model {model}")
             seq += 1
             entries[event_id] = (time + delay, seq, time, kind, model, version, probability, value)
-            heap.append((time + delay, seq, event_id))
-        heapq.heapify(heap)
+            if not queue or queue[-1][0] <= time + delay:
+                queue.append((time + delay, seq, event_id))
+            else:
+                heapq.heappush(heap, (time + delay, seq, event_id))
         self._seq = seq
         if len(entries) > self.max_entries:
             raise ValueError(f"{len(entries)} entries exceed max_entries {self.max_entries}")

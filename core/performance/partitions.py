@@ -51,6 +51,11 @@ from core.schemas import Outcome, Prediction
 Side = Literal["predictions", "outcomes"]
 SIDES: tuple[Side, Side] = ("predictions", "outcomes")
 
+HOLD_AT_BUFFER_SHARE = 0.75
+"""A topic running ahead of its twin is read on until its partition's join buffer holds
+this share of `max_buffer`, then held: the rest of the cap is for the twin's halves and
+the pairs' tombstones, so a backlog never reaches the cap (no `capped` entries)."""
+
 _MAGIC = b"SSPM1"
 _LENGTHS = struct.Struct(">II")
 
@@ -69,6 +74,25 @@ class PartitionClock:
     outcomes: float | None = None
     waiting: frozenset[Side] = field(default_factory=frozenset)
     """Topics that were backlogged at assignment: until they deliver, time waits."""
+    unread: dict[Side, float] = field(default_factory=dict)
+    """Per topic, the timestamp of a record left unread for now (`PartitionedMonitor.
+    limits`): not event time seen, only what holds that topic until its twin catches up.
+    Not checkpointed: the next batch finds it again."""
+
+    def forget_read(self) -> None:
+        """Drop the unread marks that records seen since have passed."""
+        for side, at in list(self.unread.items()):
+            seen = getattr(self, side)
+            if seen is not None and seen >= at:
+                del self.unread[side]
+
+    def front(self, side: Side) -> float | None:
+        """How far the topic has been read or is known to go on: what holding compares."""
+        seen: float | None = getattr(self, side)
+        ahead = self.unread.get(side)
+        if ahead is None:
+            return seen
+        return ahead if seen is None or ahead > seen else seen
 
     def see(self, side: Side, timestamp: float) -> None:
         current = getattr(self, side)
@@ -86,6 +110,24 @@ class PartitionClock:
             elif side in self.waiting:
                 bounds.append(-math.inf)
         return min(bounds) if bounds else None
+
+
+def _ahead(
+    predictions: float | None, outcomes: float | None, clock: PartitionClock, slack_s: float
+) -> Side | None:
+    """The topic more than `slack_s` ahead of its twin, or that delivered while its twin,
+    which has records to come, has not; None when neither is."""
+    if predictions is not None and outcomes is not None:
+        if predictions - outcomes > slack_s:
+            return "predictions"
+        if outcomes - predictions > slack_s:
+            return "outcomes"
+        return None
+    if predictions is not None and "outcomes" in clock.waiting:
+        return "predictions"
+    if outcomes is not None and "predictions" in clock.waiting:
+        return "outcomes"
+    return None
 
 
 @dataclass
@@ -197,31 +239,64 @@ class PartitionedMonitor:
             owned.clock.see("predictions", batch.predictions_seen)
         if batch.outcomes_seen is not None:
             owned.clock.see("outcomes", batch.outcomes_seen)
+        owned.clock.forget_read()
         self._dirty.add(partition)
         return owned.monitor.add_batch(batch.items)
 
     # ------------------------------------------------------------------ time
 
     def ahead(self, slack_s: float) -> list[tuple[int, Side]]:
-        """(partition, topic) pairs whose records run more than `slack_s` ahead of the
-        other topic of the same partition, or that delivered while the other, which has
-        records to come, has not yet: reading on would only fill the join buffer with
+        """(partition, topic) pairs to hold: a topic whose records run more than `slack_s`
+        ahead of the other topic of the same partition (or that delivered while the
+        other, which has records to come, has not), once reading on would overflow the
+        join buffer: it left records unread (`limits`), or the buffer is past
+        `HOLD_AT_BUFFER_SHARE` of its cap. Reading on would only fill the buffer with
         halves whose others are still unread (a backlog is fetched topic by topic), so
-        the reader should hold them until the other catches up."""
+        the reader holds them until the other catches up."""
         out: list[tuple[int, Side]] = []
         for partition, owned in sorted(self._partitions.items()):
             clock = owned.clock
-            p, o = clock.predictions, clock.outcomes
-            if p is not None and o is not None:
-                if p - o > slack_s:
-                    out.append((partition, "predictions"))
-                elif o - p > slack_s:
-                    out.append((partition, "outcomes"))
-            elif p is not None and "outcomes" in clock.waiting:
-                out.append((partition, "predictions"))
-            elif o is not None and "predictions" in clock.waiting:
-                out.append((partition, "outcomes"))
+            side = _ahead(clock.front("predictions"), clock.front("outcomes"), clock, slack_s)
+            if side is not None and (side in clock.unread or self._room(owned) <= 0):
+                out.append((partition, side))
         return out
+
+    def limits(
+        self, slack_s: float, batch: Mapping[tuple[int, Side], float]
+    ) -> dict[tuple[int, Side], tuple[float, int]]:
+        """`ahead`'s rule inside one batch, whose largest record timestamp per (partition,
+        topic) is `batch`: for the topic that would end the batch more than `slack_s`
+        ahead of its twin, (time, room): of its records later than `time` (the twin's
+        time plus the slack; -inf while the twin has records to come and none was seen),
+        only the first `room` fit in the join buffer. The ones past them are to be left
+        unread, and told with `leave_unread`. A topic's time is the latest it delivered
+        or the first record it left unread, whichever is later: everything before that
+        was read."""
+        out: dict[tuple[int, Side], tuple[float, int]] = {}
+        for partition in sorted({p for p, _ in batch}):
+            owned = self._partitions.get(partition)
+            if owned is None:
+                continue
+            clock = owned.clock
+            ends: dict[Side, float | None] = {}
+            for side in SIDES:
+                known, read = clock.front(side), batch.get((partition, side))
+                ends[side] = read if known is None or (read is not None and read > known) else known
+            ahead = _ahead(ends["predictions"], ends["outcomes"], clock, slack_s)
+            if ahead is not None:
+                twin = ends["outcomes" if ahead == "predictions" else "predictions"]
+                after = -math.inf if twin is None else twin + slack_s
+                out[(partition, ahead)] = (after, max(self._room(owned), 0))
+        return out
+
+    def leave_unread(self, partition: int, side: Side, timestamp: float) -> None:
+        """A record of `side` at `timestamp` was left unread: hold that topic until its
+        twin is within the slack of it (`ahead`)."""
+        self._owned(partition).clock.unread[side] = timestamp
+
+    def _room(self, owned: _Partition) -> int:
+        """Join entries the partition may still take while one topic runs ahead."""
+        return int(self.config.max_buffer * HOLD_AT_BUFFER_SHARE) - len(owned.monitor.join)
 
     def watermark(self) -> float | None:
         """Where windows close: the slowest partition's watermark (None: none bounds it)."""

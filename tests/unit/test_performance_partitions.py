@@ -150,19 +150,39 @@ def test_a_corrupt_checkpoint_is_a_named_error() -> None:
         PartitionedMonitor(CONFIG).assign(0, b"not a checkpoint")
 
 
-def test_a_topic_running_ahead_of_its_twin_is_held_until_the_other_catches_up() -> None:
+def test_a_topic_running_ahead_is_held_once_the_join_buffer_nears_its_cap() -> None:
     """A backlog is fetched topic by topic; unheld, the unmatched halves of the topic in
-    front would overflow the join buffer."""
-    monitor = PartitionedMonitor(CONFIG)
+    front would overflow the join buffer. While the buffer has room, reading on is cheaper
+    than a pause (which drops what the client had fetched)."""
+    monitor = PartitionedMonitor(CONFIG.model_copy(update={"max_buffer": 8}))
     monitor.assign(0, waiting=["predictions", "outcomes"])
     monitor.assign(1)
     monitor.add_prediction(0, prediction(0, 0.9), EPOCH + 1)
-    assert monitor.ahead(2.5) == [(0, "predictions")]  # outcomes are coming: wait for them
-    monitor.add_outcome(0, outcome(0, 1), EPOCH + 1.5)
-    assert monitor.ahead(2.5) == []
-    monitor.add_prediction(0, prediction(1, 0.9), EPOCH + 10)
+    assert monitor.ahead(2.5) == []  # outcomes are coming, but the buffer has room
+    for i in range(1, 6):
+        monitor.add_prediction(0, prediction(i, 0.9), EPOCH + 1 + i)
+    assert monitor.ahead(2.5) == [(0, "predictions")]  # 6 of 8: held till outcomes come
+    monitor.add_outcome(0, outcome(0, 1), EPOCH + 5.5)
+    assert monitor.ahead(2.5) == []  # within the slack
+    monitor.add_prediction(0, prediction(9, 0.9), EPOCH + 20)
     assert monitor.ahead(2.5) == [(0, "predictions")]
-    monitor.add_outcome(0, outcome(1, 1), EPOCH + 9)
+    monitor.add_outcome(1, outcome(20, 1), EPOCH + 50)
+    assert monitor.ahead(2.5) == [(0, "predictions")]  # nothing to come on 1's predictions
+
+
+def test_inside_a_batch_the_topic_in_front_is_read_only_as_far_as_the_buffer_has_room() -> None:
+    """One fetched batch can carry minutes of one topic-partition: `limits` says where to
+    stop reading it, and what was left unread holds the topic until its twin is near."""
+    monitor = PartitionedMonitor(CONFIG.model_copy(update={"max_buffer": 8}))
+    monitor.assign(0, waiting=["predictions", "outcomes"])
+    monitor.add_prediction(0, prediction(0, 0.9), EPOCH + 1)
+    monitor.add_outcome(0, outcome(0, 1), EPOCH + 2)
+    batch = {(0, "predictions"): EPOCH + 100.0, (0, "outcomes"): EPOCH + 3.0}
+    after, room = monitor.limits(2.5, batch)[(0, "predictions")]
+    assert (after, room) == (EPOCH + 5.5, 6 - 1)  # 1 tombstone in the buffer
+    assert monitor.limits(2.5, {(0, "outcomes"): EPOCH + 3.0}) == {}
+    monitor.leave_unread(0, "predictions", EPOCH + 40)
+    assert monitor.ahead(2.5) == [(0, "predictions")]
+    monitor.add_outcome(0, outcome(1, 1), EPOCH + 38)
     assert monitor.ahead(2.5) == []
-    monitor.add_outcome(1, outcome(2, 1), EPOCH + 50)
-    assert monitor.ahead(2.5) == []  # nothing to come on partition 1's predictions
+    assert monitor.limits(2.5, {(0, "outcomes"): EPOCH + 39.0}) == {}
