@@ -123,8 +123,8 @@ class BatchScorer:
         for event_id, event, p in zip(event_ids, events, probabilities.tolist(), strict=True):
             label: Any = int(p >= threshold)
             logged: dict[str, Any] = dict(event)  # a C copy and a pop or two: cheaper than
-            for name in unlogged:  # a comprehension over every field
-                logged.pop(name, None)
+            for unlogged_field in unlogged:  # a comprehension over every field
+                logged.pop(unlogged_field, None)
             risk = RiskLevel.of(p)
             prediction: PredictionFields = {
                 "event_id": event_id,

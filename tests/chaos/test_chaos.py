@@ -170,15 +170,31 @@ class Run:
         self.faults.count("rebalance: the 4th scorer leaves (SIGTERM)")
 
     def watch_retrainer(self, stop: threading.Event) -> None:
-        """SIGKILL the retrainer the first time /health says it is training (a thread:
-        a training takes a few seconds, the main loop's waits can be longer)."""
+        """SIGKILL the retrainer the first time it is training (a thread: a training
+        takes a few seconds, the main loop's waits can be longer). Its log says so at
+        once; /health may not answer in time while a training holds the CPUs."""
         while not stop.is_set() and not self.retrainer_killed_training:
-            health = self.retrainer.health() or {}
-            training = health.get("training_alert_ids") or []
-            if health.get("training") and training:
-                self.kill_and_restart(self.retrainer, "retrainer SIGKILL during a training")
-                self.retrainer_killed_training = list(training)
+            try:
+                training = self._training_alert_ids()
+                if training:
+                    self.retrainer_killed_training = training  # once, even if the restart fails
+                    self.kill_and_restart(self.retrainer, "retrainer SIGKILL during a training")
+            except Exception as exc:  # a dead watcher would look like a missed fault
+                print(f"retrainer watch: {exc!r}", flush=True)
             stop.wait(0.1)
+
+    def _training_alert_ids(self) -> list[str]:
+        health = self.retrainer.health() or {}
+        if health.get("training") and health.get("training_alert_ids"):
+            return list(health["training_alert_ids"])
+        started: list[str] = []
+        log = self.retrainer.log.read_text(errors="replace") if self.retrainer.log.exists() else ""
+        for line in log.splitlines():
+            if '"retrain_started"' in line:
+                started = list(json.loads(line).get("alert_ids") or [])
+            elif '"retrain_finished"' in line or '"retrainer_started"' in line:
+                started = []
+        return started
 
 
 def schedule(run: Run) -> list[tuple[float, str, Callable[[], None]]]:

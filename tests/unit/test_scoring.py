@@ -53,6 +53,7 @@ def test_every_scored_record_validates_as_the_contract_models(loaded: LoadedMode
             "risk_level": prediction.risk_level,
         }
         assert prediction.model_version == loaded.version
+        assert (prediction.model_name, log.model_name) == ("churn", "churn")
 
 
 def test_the_label_follows_the_versions_threshold(loaded: LoadedModel) -> None:
