@@ -9,10 +9,15 @@ Event time is each record's Kafka timestamp (both topics' timestamps are set by 
 producers, on one clock). A partition's watermark is the slower of its two topics: the
 lower of the largest timestamps seen on predictions[p] and on outcomes[p], so a backlog
 read faster on one topic never makes the other's records late. A topic-partition that
-has delivered nothing yet holds time back only if it was backlogged when assigned
-(records are coming); an empty one does not, or a partition without labels would stop
-time for ever. One that delivered and then went quiet does hold it: a stalled label
-feed keeps windows open rather than counting every prediction unlabelled.
+has delivered nothing yet holds time back if it was backlogged when assigned (records
+are coming). An empty outcomes topic does not, or a partition without labels would
+stop time for ever. Empty predictions do once outcomes have arrived: labels come for
+predictions, so the scorer is only behind (started late, or catching up), and outcomes
+alone moving time would orphan every label and make every later prediction late (at a
+label delay shorter than the scorer's lag no window ever closed). Before its first
+prediction a partition has no window to close, so holding costs nothing but buffered
+labels. One that delivered and then went quiet does hold it: a stalled label feed
+keeps windows open rather than counting every prediction unlabelled.
 
 Windows are judged merged. Each partition's join evicts at its own watermark, but
 windows close at the slowest partition's watermark, so when one closes every
@@ -99,6 +104,11 @@ class PartitionClock:
         if current is None or timestamp > current:
             setattr(self, side, timestamp)
 
+    def expects(self, side: Side) -> bool:
+        """Whether a topic that has delivered nothing has records to come: it was
+        backlogged at assignment, or it is the predictions of outcomes already seen."""
+        return side in self.waiting or (side == "predictions" and self.outcomes is not None)
+
     @property
     def watermark(self) -> float | None:
         """The slower topic's time; None when neither topic bounds it."""
@@ -107,7 +117,7 @@ class PartitionClock:
             seen = getattr(self, side)
             if seen is not None:
                 bounds.append(seen)
-            elif side in self.waiting:
+            elif self.expects(side):
                 bounds.append(-math.inf)
         return min(bounds) if bounds else None
 
@@ -116,7 +126,8 @@ def _ahead(
     predictions: float | None, outcomes: float | None, clock: PartitionClock, slack_s: float
 ) -> Side | None:
     """The topic more than `slack_s` ahead of its twin, or that delivered while its twin,
-    which has records to come, has not; None when neither is."""
+    which has records to come, has not (predictions always come to outcomes that did,
+    `PartitionClock.expects`); None when neither is."""
     if predictions is not None and outcomes is not None:
         if predictions - outcomes > slack_s:
             return "predictions"
@@ -125,7 +136,7 @@ def _ahead(
         return None
     if predictions is not None and "outcomes" in clock.waiting:
         return "predictions"
-    if outcomes is not None and "predictions" in clock.waiting:
+    if outcomes is not None:
         return "outcomes"
     return None
 

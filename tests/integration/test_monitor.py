@@ -34,7 +34,7 @@ from core.schemas import Outcome, Prediction, RiskLevel
 from core.settings import Settings
 from producers.generator import ChurnGenerator
 from producers.messages import event_messages
-from producers.publisher import publish
+from producers.publisher import PublishReport, publish
 from producers.scenarios import ConceptDrift
 from tests.integration.kafka_io import read_committed, running, settings_env
 
@@ -69,19 +69,32 @@ def restored(settings: Settings) -> PartitionedMonitor:
     return monitor
 
 
-def publish_stream(settings: Settings, generator: ChurnGenerator, n: int, start: int = 0) -> None:
+def read_predictions(monitor: PartitionedMonitor) -> int:
+    """Predictions the monitor has read, whatever became of them."""
+    counts = monitor.counts()
+    return counts.predictions + counts.late_predictions + counts.duplicate_predictions
+
+
+def publish_stream(
+    settings: Settings,
+    generator: ChurnGenerator,
+    n: int,
+    start: int = 0,
+    outcome_delay_s: float = 0.5,
+) -> PublishReport:
     """`streamscore produce`'s path: events `start` to `start + n` at 1,000/s, each
-    outcome 0.5 s later."""
+    outcome `outcome_delay_s` later."""
     report = publish(
         CheckedProducer.from_settings(settings),
         event_messages(generator, n, start),
         events_topic=settings.topics.events,
         outcomes_topic=settings.topics.outcomes,
-        outcome_delay_s=0.5,
+        outcome_delay_s=outcome_delay_s,
         rate=1000,
         progress=False,
     )
     assert report.ok, report.as_dict()
+    return report
 
 
 # ---------------------------------------------------------------------- scored streams
@@ -132,6 +145,44 @@ def test_a_stable_stream_raises_no_performance_alert(
     assert all(w.metrics["roc_auc"] is not None and w.metrics["roc_auc"] > 0.75 for w in judged)
     assert all(w.coverage is not None and w.coverage > 0.95 for w in judged)
     assert read_committed(settings, settings.topics.performance_alerts, 0, idle_s=1) == []
+
+
+def test_labels_that_arrive_with_their_events_are_joined_at_a_label_delay_of_zero(
+    settings: Settings, register_model: Callable[..., int]
+) -> None:
+    """`label_delay_s = 0` (labels known at once): outcomes produced with their events,
+    the scorer started only once the monitor has read them all, as after a scorer
+    outage. Every prediction still meets its outcome, each window is published once
+    with all its labels, and live events after it close the first ones."""
+    register_model()
+    configure(settings, window_s=1.0, delay_s=0.0)
+    settings.monitor.min_labels = 50
+    generator = ChurnGenerator(seed=33)
+    with monitoring(settings):
+        first = publish_stream(settings, generator, 2_000, outcome_delay_s=0.0)
+        labels = first.outcomes.acknowledged
+        wait_for(lambda: restored(settings).counts().outcomes == labels)
+        between = time.time()
+        with running(run_scorer, settings):
+            wait_for(lambda: read_predictions(restored(settings)) == 2_000, timeout_s=90)
+            counts = restored(settings).counts()
+            assert counts.late_predictions == counts.late_outcomes == 0
+            assert (counts.paired, counts.orphaned, counts.unlabelled) == (labels, 0, 0)
+            publish_stream(settings, generator, 2_000, start=2_000, outcome_delay_s=0.0)
+            records = windows(read_committed(settings, settings.topics.performance, 2, idle_s=5))
+    before = [w for w in records if w.window_start.timestamp() < between]
+    assert before, "the monitor closed no performance window"
+    assert sum(w.predictions for w in before) == 2_000
+    assert sum(w.labelled_events for w in before) == labels
+    assert len({w.window_start for w in records}) == len(records)  # each window once
+    state = restored(settings)
+    counts = state.counts()
+    assert counts.predictions == 4_000
+    assert counts.late_predictions == counts.late_outcomes == 0
+    assert counts.duplicate_predictions == counts.duplicate_outcomes == 0
+    assert counts.paired + counts.unlabelled + state.pending_predictions() == 4_000
+    total = state.cumulative()[(settings.registry.model_name, 1)]
+    assert (total.predictions, total.labelled) == (4_000, counts.paired)
 
 
 # ---------------------------------------------------------------------- crafted records

@@ -139,6 +139,26 @@ def test_a_backlogged_topic_holds_time_until_it_delivers_and_an_empty_one_does_n
     assert monitor.watermark() == EPOCH + 50  # partition 1 has predictions, no outcomes yet
 
 
+def test_labels_read_before_any_prediction_wait_for_them_even_at_label_delay_0() -> None:
+    """Outcomes of a partition whose predictions have not begun (the scorer started late,
+    or is catching up) do not move its event time: they would all be orphaned at once,
+    and every prediction after them counted late, so no window ever closed."""
+    monitor = PartitionedMonitor(CONFIG.model_copy(update={"label_delay_s": 0.0}))
+    monitor.assign(0)
+    monitor.assign(1)  # nothing on either topic: it holds nothing
+    for i in range(40):
+        monitor.add_outcome(0, outcome(i, i % 2), EPOCH + i / 2)
+    assert monitor.watermark() == float("-inf")
+    assert monitor.advance() == []
+    for i in range(40):
+        monitor.add_prediction(0, prediction(i, 0.7), EPOCH + i / 2)
+    results = monitor.advance()
+    assert [(r.record.predictions, r.record.labelled_events) for r in results] == [(20, 20)]
+    counts = monitor.counts()
+    assert (counts.paired, counts.orphaned, counts.unlabelled) == (40, 0, 0)
+    assert counts.late_predictions == counts.late_outcomes == 0
+
+
 def test_a_partition_not_assigned_is_refused() -> None:
     monitor = PartitionedMonitor(CONFIG)
     with pytest.raises(PartitionStateError, match="not assigned"):
@@ -167,7 +187,7 @@ def test_a_topic_running_ahead_is_held_once_the_join_buffer_nears_its_cap() -> N
     monitor.add_prediction(0, prediction(9, 0.9), EPOCH + 20)
     assert monitor.ahead(2.5) == [(0, "predictions")]
     monitor.add_outcome(1, outcome(20, 1), EPOCH + 50)
-    assert monitor.ahead(2.5) == [(0, "predictions")]  # nothing to come on 1's predictions
+    assert monitor.ahead(2.5) == [(0, "predictions")]  # 1's labels wait: its buffer has room
 
 
 def test_inside_a_batch_the_topic_in_front_is_read_only_as_far_as_the_buffer_has_room() -> None:
