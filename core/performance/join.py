@@ -1,8 +1,11 @@
 """Joining predictions with their later outcomes on ``event_id``, in bounded memory.
 
-Either side may arrive first. Each entry waits for its other half at most
-``label_delay_s`` of event time past its own time; the watermark (advanced by the
-caller, e.g. the slowest partition's event time) decides when that has passed. Every
+Either side may arrive first. Each entry waits for its other half ``label_delay_s`` of
+event time past its own time, that instant included; the watermark (advanced by the
+caller, e.g. the slowest partition's event time) decides when that has passed. A
+watermark that has only reached an entry's deadline has not passed it: other records
+of that millisecond may still come (at ``label_delay_s = 0`` a prediction and an
+outcome stamped the same millisecond pair, whichever is read first). Every
 accepted prediction ends in exactly one of: paired with its outcome, or evicted
 unlabelled; every accepted outcome in exactly one of: paired, or evicted orphaned. A
 pair is emitted once:
@@ -172,7 +175,9 @@ class JoinBuffer:
     >>> _ = buffer.add_prediction(
     ...     "e2", model_name="churn", model_version=2, probability=0.1, prediction=0,
     ...     event_time=1.0)
-    >>> buffer.advance(61.0), len(buffer)
+    >>> buffer.advance(61.0), len(buffer)  # e2 waits until 61, that instant included
+    (Evicted(unlabelled=0, orphaned=0), 2)
+    >>> buffer.advance(61.5), len(buffer)
     (Evicted(unlabelled=1, orphaned=0), 1)
     >>> restored = JoinBuffer.from_bytes(buffer.to_bytes())
     >>> restored.counts == buffer.counts, len(restored)
@@ -201,7 +206,7 @@ class JoinBuffer:
         """Model names of waiting predictions, indexed by their entries."""
         self._name_index: dict[str, int] = {}
         self.watermark = -math.inf
-        """Entries whose deadline is at or before this have been evicted."""
+        """Entries whose deadline is before this have been evicted."""
         self.counts = JoinCounts()
 
     # ------------------------------------------------------------------ size
@@ -282,7 +287,7 @@ class JoinBuffer:
                     if status:
                         status(_DUPLICATE)
                     continue
-                if time + delay <= watermark:
+                if time + delay < watermark:
                     late_p += 1
                     if status:
                         status(_LATE)
@@ -328,7 +333,7 @@ class JoinBuffer:
                     if status:
                         status(_DUPLICATE)
                     continue
-                if time + delay <= watermark:
+                if time + delay < watermark:
                     late_o += 1
                     if status:
                         status(_LATE)
@@ -380,7 +385,7 @@ class JoinBuffer:
         return joined
 
     def advance(self, watermark: float) -> Evicted:
-        """Move the watermark forward (never back) and evict what waited long enough."""
+        """Move the watermark forward (never back) and evict what it passed."""
         if watermark <= self.watermark:
             return Evicted(0, 0)
         self.watermark = watermark
@@ -389,9 +394,9 @@ class JoinBuffer:
         due: list[_Due] = []
         for queue in self._queues:
             take = queue.popleft
-            while queue and queue[0][0] <= watermark:
+            while queue and queue[0][0] < watermark:
                 due.append(take())
-        while heap and heap[0][0] <= watermark:
+        while heap and heap[0][0] < watermark:
             due.append(pop(heap))
         for _, seq, event_id in due:
             entry = entries.get(event_id)

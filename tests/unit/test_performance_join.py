@@ -45,8 +45,9 @@ def test_a_prediction_without_outcome_is_counted_unlabelled_once_the_delay_passe
     b = buffer(delay=60)
     predict(b, "e1", 0.0)
     assert b.advance(59.9) == (0, 0)
+    assert b.advance(60.0) == (0, 0)  # the delay's last instant: its outcome may still come
     assert b.pending_predictions == 1
-    assert b.advance(60.0) == (1, 0)
+    assert b.advance(60.001) == (1, 0)
     assert b.advance(120.0) == (0, 0)
     assert (b.counts.unlabelled, len(b)) == (1, 0)
 
@@ -54,14 +55,15 @@ def test_a_prediction_without_outcome_is_counted_unlabelled_once_the_delay_passe
 def test_an_outcome_without_prediction_is_counted_orphaned() -> None:
     b = buffer(delay=10)
     b.add_outcome("e1", label=1, event_time=3.0)
-    assert b.advance(13.0) == (0, 1)
+    assert b.advance(13.0) == (0, 0)
+    assert b.advance(13.5) == (0, 1)
     assert b.counts.orphaned == 1
 
 
 def test_an_outcome_after_its_prediction_expired_is_orphaned_not_paired() -> None:
     b = buffer(delay=10)
     predict(b, "e1", 0.0)
-    b.advance(10.0)
+    b.advance(10.5)
     assert b.add_outcome("e1", label=1, event_time=11.0).status == "waiting"
     b.advance(30.0)
     assert (b.counts.paired, b.counts.unlabelled, b.counts.orphaned) == (0, 1, 1)
@@ -90,7 +92,7 @@ def test_a_redelivery_after_the_tombstone_expired_is_late_not_a_second_pair() ->
     b = buffer(delay=10)
     predict(b, "e1", 0.0)
     b.add_outcome("e1", label=1, event_time=4.0)
-    b.advance(14.0)
+    b.advance(14.5)
     assert len(b) == 0
     assert predict(b, "e1", 0.0) == "late"
     assert b.add_outcome("e1", label=1, event_time=4.0).status == "late"
@@ -104,7 +106,23 @@ def test_a_paired_entry_does_not_make_the_next_waiting_one_expire_early() -> Non
     predict(b, "e2", 10.0)  # waits until 70
     assert b.advance(61.0) == (0, 0)
     assert b.pending_predictions == 1
-    assert b.advance(70.0) == (1, 0)
+    assert b.advance(70.5) == (1, 0)
+
+
+def test_at_label_delay_0_halves_stamped_the_same_time_pair_in_either_order() -> None:
+    """A watermark that reached a prediction's time (another record of that millisecond
+    was read) has not passed it: its outcome, stamped that millisecond too, may come
+    next, and still pairs; once past, the prediction is unlabelled and a half is late."""
+    b = buffer(delay=0)
+    predict(b, "e1", 5.0)
+    assert b.advance(5.0) == (0, 0)
+    assert b.add_outcome("e1", label=1, event_time=5.0).status == "paired"
+    b.add_outcome("e2", label=0, event_time=5.0)
+    assert predict(b, "e2", 5.0) == "paired"
+    predict(b, "e3", 5.0)
+    assert b.advance(5.001) == (1, 0)
+    assert b.add_outcome("e3", label=1, event_time=5.0).status == "late"
+    assert (b.counts.paired, b.counts.unlabelled, len(b)) == (2, 1, 0)
 
 
 def test_the_watermark_never_moves_back() -> None:
