@@ -41,12 +41,18 @@ class PerformanceConfig(ConsumerConfig):
 
     window_seconds: float = Field(default=300.0, gt=0)
     """Tumbling event-time window size, by prediction time. A window closes once the
-    watermark passes its end plus `label_delay_s`, when its labels have had their chance."""
+    watermark reaches its end plus `label_delay_s`, when its labels have had their chance."""
 
     label_delay_s: float = Field(default=300.0, ge=0)
     """How long, in event time, a prediction waits for its outcome (and an outcome for
-    its prediction) before it is counted unlabelled (orphaned). Set it to the longest
-    label delay you want counted; `streamscore produce` sends outcomes after 5 s."""
+    its prediction) before it is counted unlabelled (orphaned). A prediction and an
+    outcome stamped at most this far apart, that instant included, always pair, whichever
+    is read first. Set it to the longest label delay you want counted; `streamscore
+    produce` sends outcomes after 5 s. 0 is for labels known at once: only an outcome
+    stamped the same millisecond as its prediction is sure to pair; a later one pairs
+    only if it is read before both topics' event time has passed the prediction (a race),
+    else the prediction counts unlabelled. Outcomes that come before any prediction of
+    their partition (a scorer started late or behind) wait for them at any delay."""
 
     max_buffer: int = Field(default=25_000, ge=1)
     """Most join entries (waiting halves and tombstones) held per input partition; beyond

@@ -5,9 +5,10 @@ window describes the model as it was used then, whenever its labels arrive. Wind
 starts are multiples of ``window_seconds`` from the epoch, so every instance assigns a
 prediction to the same window and partial states merge (`MetricState.merge`).
 
-A window waits for its labels: it closes once the watermark passes its end plus
-``label_delay_s``. By then the join buffer (same delay, same watermark) has paired or
-evicted every prediction of the window, so its coverage is final. A prediction or
+A window waits for its labels: it closes once the watermark reaches its end plus
+``label_delay_s``. By then the join buffer (same delay, same watermark, evicting what
+the watermark has passed) has paired or evicted every prediction of the window, all
+stamped before its end, so its coverage is final. A prediction or
 pair for a window already closed is late: counted in ``late`` and dropped (with the
 join buffer's lateness rule in front, none should get here).
 
