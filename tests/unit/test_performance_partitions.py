@@ -198,6 +198,24 @@ def test_a_topic_running_ahead_is_held_once_the_join_buffer_nears_its_cap() -> N
     assert monitor.ahead(2.5) == [(0, "predictions")]  # 1's labels wait: its buffer has room
 
 
+def test_labels_in_front_of_predictions_not_begun_are_held_once_the_buffer_nears_its_cap() -> None:
+    """They wait for their predictions (event time does not move without them), so read on
+    they would fill the buffer until the cap evicted them as orphans."""
+    monitor = PartitionedMonitor(CONFIG.model_copy(update={"max_buffer": 8}))
+    monitor.assign(0)
+    for i in range(5):
+        monitor.add_outcome(0, outcome(i, 1), EPOCH + i)
+    assert monitor.ahead(2.5) == []
+    assert monitor.limits(2.5, {(0, "outcomes"): EPOCH + 9}) == {
+        (0, "outcomes"): (float("-inf"), 1)
+    }
+    monitor.add_outcome(0, outcome(5, 1), EPOCH + 5)
+    assert monitor.ahead(2.5) == [(0, "outcomes")]  # 6 of 8
+    monitor.add_prediction(0, prediction(0, 0.9), EPOCH + 4)
+    assert monitor.ahead(2.5) == []  # within the slack
+    assert monitor.counts().capped == 0
+
+
 def test_inside_a_batch_the_topic_in_front_is_read_only_as_far_as_the_buffer_has_room() -> None:
     """One fetched batch can carry minutes of one topic-partition: `limits` says where to
     stop reading it, and what was left unread holds the topic until its twin is near."""
