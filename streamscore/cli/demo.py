@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from streamscore.cli.runtime import settings_for
-from streamscore.demo import run_demo
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +41,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
+    from streamscore.demo import run_demo
+
     if args.events < 2:
         print("streamscore demo: error: --events must be at least 2", file=sys.stderr)
         return 2

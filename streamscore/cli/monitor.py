@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from consumers.performance import run_monitor
 from core.performance.config import PerformanceConfig
-from core.shutdown import stop_on_signals
 from streamscore.cli.runtime import overridden, settings_for
 
 
@@ -60,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
+    from consumers.performance import run_monitor
+    from core.shutdown import stop_on_signals
+
     settings = settings_for(args, "monitor", logs_to_stdout=True)
     settings.monitor = overridden(
         settings.monitor,

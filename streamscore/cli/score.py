@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from consumers.scorer import run_scorer
 from core.settings import ScorerConfig
-from core.shutdown import stop_on_signals
 from streamscore.cli.runtime import overridden, settings_for
 
 
@@ -41,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
+    from consumers.scorer import run_scorer
+    from core.shutdown import stop_on_signals
+
     settings = settings_for(args, "scorer", logs_to_stdout=True)
     settings.scorer = overridden(
         settings.scorer,
