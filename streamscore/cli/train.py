@@ -15,7 +15,7 @@ import time
 from typing import Any, TextIO
 
 from core.errors import StreamscoreError
-from core.training import DEFAULT_KIND, MODEL_KINDS
+from core.model_kinds import DEFAULT_KIND, MODEL_KINDS
 from streamscore.cli.runtime import registry_for, settings_for, told
 
 
