@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from core.dead_letters.revalidation import KNOWN_REASONS
+from core.dead_letters.reasons import KNOWN_REASONS
 from streamscore.cli.runtime import overridden, settings_for
 
 if TYPE_CHECKING:
