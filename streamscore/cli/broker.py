@@ -70,10 +70,11 @@ def _print(state: BrokerState, as_json: bool, prefix: str) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from core.kafka.broker_security import settings_env, settings_toml
-
     if args.show_password and not args.secure:
         raise ConfigError("--show-password needs --secure", hint="see `broker start --help`")
+
+    from core.kafka.broker_security import settings_env, settings_toml
+
     broker = _broker(args)
     already = broker.status()
     state = broker.start(port=args.port, timeout_s=args.timeout, secure=args.secure)

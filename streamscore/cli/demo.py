@@ -41,14 +41,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streamscore.demo import run_demo
-
     if args.events < 2:
         print("streamscore demo: error: --events must be at least 2", file=sys.stderr)
         return 2
     if args.frame is not None and not args.frame.parent.is_dir():
         print(f"streamscore demo: error: --frame: no folder {args.frame.parent}", file=sys.stderr)
         return 2
+    from streamscore.demo import run_demo
+
     settings = settings_for(args, "demo")
     result = run_demo(
         settings,

@@ -117,6 +117,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
+    _check_usage(args)
+
     from core.kafka.admin import ensure_topics
     from core.kafka.producer import CheckedProducer
     from producers.generator import ChurnGenerator
@@ -126,7 +128,6 @@ def _run(args: argparse.Namespace) -> int:
     from producers.replay import count_records, read_event_file, write_event_file
     from producers.scenarios import describe, parse_scenarios
 
-    _check_usage(args)
     settings = settings_for(args, "producer")
     if args.replay is not None:
         messages = read_event_file(args.replay)

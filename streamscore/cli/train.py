@@ -91,11 +91,6 @@ class StepProgress:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from core import promotion
-    from core.kafka.model_events import announcer
-    from core.training import train_and_evaluate
-    from producers.generator import ChurnGenerator
-
     if args.n_samples < 100:
         raise StreamscoreError(
             f"--n-samples {args.n_samples} is too small", hint="use at least 100 rows"
@@ -104,6 +99,12 @@ def _run(args: argparse.Namespace) -> int:
         raise StreamscoreError(
             f"--threshold {args.threshold} is not a probability", hint="use a value in (0, 1)"
         )
+
+    from core import promotion
+    from core.kafka.model_events import announcer
+    from core.training import train_and_evaluate
+    from producers.generator import ChurnGenerator
+
     settings = settings_for(args, "train")
     registry = registry_for(args, settings)
     name = args.name or settings.registry.model_name
