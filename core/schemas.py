@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
+from core.features import ContractType
+
 CONTRACT_VERSION = "1"
 """Sent on every produced record in the `streamscore.contract` header."""
 
@@ -32,12 +34,6 @@ TotalCharges = Annotated[float, Field(ge=0, le=1e9)]
 
 _EVENT_RULES = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
 """Validation rules shared by `CustomerEvent` and `CustomerEventFields`."""
-
-
-class ContractType(StrEnum):
-    MONTH_TO_MONTH = "month-to-month"
-    ONE_YEAR = "one_year"
-    TWO_YEAR = "two_year"
 
 
 class RiskLevel(StrEnum):

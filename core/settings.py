@@ -29,6 +29,7 @@ from core.errors import ConfigError
 from core.performance.config import PerformanceConfig
 from core.registry.config import RegistryConfig
 from core.retraining.config import RetrainConfig
+from core.settings_defaults import SCORER_BATCH_SIZE, SCORER_DELIVERY
 
 _NOT_SETTINGS = frozenset({"STREAMSCORE_CONFIG", "STREAMSCORE_KAFKA_LIBS"})
 """Environment variables with the prefix that are read elsewhere, not settings."""
@@ -159,13 +160,13 @@ class ScorerConfig(ConsumerConfig):
     model_config = ConfigDict(extra="forbid")
 
     group_id: str = "streamscore-scorer"
-    batch_size: int = Field(default=5000, ge=1)
+    batch_size: int = Field(default=SCORER_BATCH_SIZE, ge=1)
     """Largest micro-batch scored with one `predict_proba` call."""
 
     batch_timeout_ms: int = Field(default=50, ge=1)
     """Longest wait to fill a batch; bounds latency under light load."""
 
-    delivery: Literal["exactly-once", "at-least-once"] = "exactly-once"
+    delivery: Literal["exactly-once", "at-least-once"] = SCORER_DELIVERY
     """exactly-once uses Kafka transactions; at-least-once commits after delivery."""
 
     transactional_id_prefix: str = "streamscore-scorer"

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -40,12 +40,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from core.drift.profile import ReferenceProfile
 from core.errors import StreamscoreError
 from core.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, TARGET
+from core.model_kinds import MODEL_KINDS
 from core.registry import ModelRegistry, ModelVersion
 from core.registry.feature_schema import schema_from_frame
 
-ModelKind = Literal["logistic", "forest", "hgb"]
-MODEL_KINDS: Final[tuple[str, ...]] = get_args(ModelKind)
-DEFAULT_KIND: Final = "logistic"
 MIN_ROWS: Final = 50
 """Below this a holdout says nothing; refuse rather than register a meaningless AUC."""
 

@@ -18,24 +18,6 @@ from core.schemas import CustomerEventFields
 
 _EVENT: Final = TypeAdapter(CustomerEventFields)
 
-ERROR_TYPES: Final = frozenset(
-    {
-        "empty_message",
-        "oversized_message",
-        "not_utf8",
-        "malformed_json",
-        "not_an_object",
-        "missing_field",
-        "wrong_type",
-        "out_of_range",
-        "unknown_category",
-        "oversized_value",
-        "invalid_value",
-    }
-)
-"""Every `InvalidEvent.error_type` (the `error.type` of a dead letter); `dlq replay
---reason` and `dlq stats` name reasons from it."""
-
 _RANGE_ERRORS: Final = {
     "greater_than",
     "greater_than_equal",
@@ -72,6 +54,7 @@ class InvalidEvent(StreamscoreError):
     def __init__(self, error_type: str, message: str, fields: tuple[FieldReason, ...] = ()) -> None:
         super().__init__(message)
         self.error_type = error_type
+        """One of `core.dead_letters.reasons.ERROR_TYPES`: the dead letter's `error.type`."""
         self.fields = fields or (FieldReason("<message>", message),)
         """Field by field, the same reasons `message` joins (never the values)."""
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core.dead_letters.reasons import UNKNOWN
 from core.records import Record, coordinates
 from core.schemas import DeadLetterHeaders
-
-UNKNOWN = "unknown"
-"""The reason of a record on the DLQ without an `error.type` header (not written by
-streamscore, or written by hand)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,17 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Literal
 
-from core.dead_letters.letter import UNKNOWN, DeadLetter
+from core.dead_letters.letter import DeadLetter
+from core.dead_letters.reasons import KNOWN_REASONS
 from core.errors import StreamscoreError
 from core.records import OutRecord
 from core.schemas import REPLAYED_FROM_HEADER
-from core.validation import ERROR_TYPES, InvalidEvent, parse_event
-
-PROCESSING_ERROR: Final = "processing_error"
-"""The reason `DeadLetterPolicy` gives a batch whose processing raised."""
-KNOWN_REASONS: Final = ERROR_TYPES | {PROCESSING_ERROR, UNKNOWN}
+from core.validation import InvalidEvent, parse_event
 
 Skip = Literal["reason_filter", "before_since", "other_source"]
 

@@ -29,6 +29,13 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from core.consumer_config import ConsumerConfig
+from core.settings_defaults import (
+    MONITOR_FLOOR,
+    MONITOR_LABEL_DELAY_S,
+    MONITOR_MARGIN,
+    MONITOR_METRIC,
+    MONITOR_WINDOW_SECONDS,
+)
 
 JudgedMetric = Literal["accuracy", "roc_auc"]
 
@@ -39,11 +46,11 @@ class PerformanceConfig(ConsumerConfig):
     group_id: str = "streamscore-monitor"
     """Consumer group of the monitor (separate from the scorers' and the drift watcher's)."""
 
-    window_seconds: float = Field(default=300.0, gt=0)
+    window_seconds: float = Field(default=MONITOR_WINDOW_SECONDS, gt=0)
     """Tumbling event-time window size, by prediction time. A window closes once the
     watermark reaches its end plus `label_delay_s`, when its labels have had their chance."""
 
-    label_delay_s: float = Field(default=300.0, ge=0)
+    label_delay_s: float = Field(default=MONITOR_LABEL_DELAY_S, ge=0)
     """How long, in event time, a prediction waits for its outcome (and an outcome for
     its prediction) before it is counted unlabelled (orphaned). A prediction and an
     outcome stamped at most this far apart, that instant included, always pair, whichever
@@ -69,16 +76,16 @@ class PerformanceConfig(ConsumerConfig):
     99 % Wilson interval around an accuracy of 0.8 is 0.72-0.86, so only a real
     drop can clear the threshold, and a 30-label window can never alert by chance."""
 
-    metric: JudgedMetric = "roc_auc"
+    metric: JudgedMetric = MONITOR_METRIC
     """The figure judged: roc_auc, or accuracy (at each prediction's own threshold). The
     baseline is the version's holdout figure of the same name in the registry."""
 
-    floor: float = Field(default=0.70, ge=0, le=1)
+    floor: float = Field(default=MONITOR_FLOOR, ge=0, le=1)
     """Absolute floor of the judged metric: a window below it fails whatever the
     version's holdout figure (0.70 is the seed's performance_threshold for ROC AUC; an
     accuracy floor must stay below what a calibrated model reaches, see above)."""
 
-    margin: float = Field(default=0.05, ge=0, le=1)
+    margin: float = Field(default=MONITOR_MARGIN, ge=0, le=1)
     """How far below its own holdout figure (registry metadata) a version may fall before
     a window fails, even above the floor."""
 

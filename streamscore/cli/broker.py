@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
-from core.kafka.broker_security import settings_env, settings_toml
-from core.kafka.local_broker import BrokerState, LocalBroker
 from streamscore.cli.runtime import settings_for
+
+if TYPE_CHECKING:
+    from core.kafka.local_broker import BrokerState, LocalBroker
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +55,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _broker(args: argparse.Namespace) -> LocalBroker:
+    from core.kafka.local_broker import LocalBroker
+
     settings = settings_for(args, "broker")
     return LocalBroker(settings.state_dir / "broker")
 
@@ -68,6 +72,9 @@ def _print(state: BrokerState, as_json: bool, prefix: str) -> None:
 def _start(args: argparse.Namespace) -> int:
     if args.show_password and not args.secure:
         raise ConfigError("--show-password needs --secure", hint="see `broker start --help`")
+
+    from core.kafka.broker_security import settings_env, settings_toml
+
     broker = _broker(args)
     already = broker.status()
     state = broker.start(port=args.port, timeout_s=args.timeout, secure=args.secure)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from streamscore.cli.runtime import settings_for
-from streamscore.demo import run_demo
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +47,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.frame is not None and not args.frame.parent.is_dir():
         print(f"streamscore demo: error: --frame: no folder {args.frame.parent}", file=sys.stderr)
         return 2
+    from streamscore.demo import run_demo
+
     settings = settings_for(args, "demo")
     result = run_demo(
         settings,

@@ -8,17 +8,14 @@ import json
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
-
-from core.dead_letters.letter import DeadLetter
-from core.dead_letters.redaction import SampleRedactor
-from core.dead_letters.revalidation import KNOWN_REASONS, Selection, known_reasons
-from core.dead_letters.stats import DeadLetterStats
-from core.dead_letters.time_range import TimeRange, parse_time
-from core.kafka.dead_letter_replay import ReplayReport
+from core.dead_letters.reasons import KNOWN_REASONS
 from streamscore.cli.runtime import overridden, settings_for
+
+if TYPE_CHECKING:
+    from core.dead_letters.stats import DeadLetterStats
+    from core.kafka.dead_letter_replay import ReplayReport
 
 EXIT_INTERRUPTED = 130
 
@@ -84,6 +81,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from core.dead_letters.revalidation import Selection, known_reasons
+    from core.dead_letters.time_range import parse_time
     from core.kafka.dead_letter_replay import replay_dead_letters
     from core.shutdown import stop_on_signals
 
@@ -109,6 +108,10 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from core.dead_letters.letter import DeadLetter
+    from core.dead_letters.redaction import SampleRedactor
+    from core.dead_letters.stats import DeadLetterStats
+    from core.dead_letters.time_range import TimeRange
     from core.kafka.admin import check_reachable
     from core.kafka.readback import read_back
 
@@ -137,6 +140,8 @@ class ProgressBar:
     def __init__(self, desc: str, stream: TextIO) -> None:
         self._bar: Any = None
         if stream.isatty():
+            from tqdm import tqdm
+
             self._bar = tqdm(desc=desc, unit="dl", file=stream, leave=False)
 
     def update(self, done: int, expected: int) -> None:

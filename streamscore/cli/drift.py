@@ -14,13 +14,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.drift.evaluate import compare_frames
-from core.drift.frames import read_frame, split_kinds
-from core.drift.html import fmt, render_html
-from core.drift.report import DriftReport
 from core.errors import StreamscoreError
 from streamscore.cli.runtime import settings_for
+
+if TYPE_CHECKING:
+    from core.drift.report import DriftReport
 
 EXIT_DRIFT = 3
 
@@ -81,6 +81,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from core.drift.evaluate import compare_frames
+    from core.drift.frames import read_frame, split_kinds
+    from core.drift.html import render_html
+
     settings = settings_for(args, "drift")
     reference = read_frame(args.reference)
     current = read_frame(args.current)
@@ -114,6 +118,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def summary(report: DriftReport) -> str:
     """A short table for a terminal: the overall verdict first, then one line per feature."""
+    from core.drift.html import fmt
+
     if not report.judged:
         head = f"NOT JUDGED: {report.note}"
     elif report.drift_detected:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from consumers.performance import run_monitor
-from core.performance.config import PerformanceConfig
-from core.shutdown import stop_on_signals
+from core.settings_defaults import (
+    MONITOR_FLOOR,
+    MONITOR_LABEL_DELAY_S,
+    MONITOR_MARGIN,
+    MONITOR_METRIC,
+    MONITOR_WINDOW_SECONDS,
+)
 from streamscore.cli.runtime import overridden, settings_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    default = PerformanceConfig()
     parser = sub.add_parser(
         "monitor",
         help="live model quality from labelled outcomes, with alerts (runs until SIGTERM)",
@@ -33,33 +36,36 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--metric",
         choices=["roc_auc", "accuracy"],
-        help=f"the judged metric (default {default.metric})",
+        help=f"the judged metric (default {MONITOR_METRIC})",
     )
     parser.add_argument(
-        "--floor", type=float, help=f"absolute floor of the metric (default {default.floor})"
+        "--floor", type=float, help=f"absolute floor of the metric (default {MONITOR_FLOOR})"
     )
     parser.add_argument(
         "--margin",
         type=float,
-        help=f"allowed drop below the version's holdout figure (default {default.margin})",
+        help=f"allowed drop below the version's holdout figure (default {MONITOR_MARGIN})",
     )
     parser.add_argument(
         "--window-seconds",
         type=float,
-        help=f"event-time window size (default {default.window_seconds:g})",
+        help=f"event-time window size (default {MONITOR_WINDOW_SECONDS:g})",
     )
     parser.add_argument(
         "--label-delay",
         type=float,
         dest="label_delay_s",
         metavar="SECONDS",
-        help=f"how long a prediction waits for its outcome (default {default.label_delay_s:g})",
+        help=f"how long a prediction waits for its outcome (default {MONITOR_LABEL_DELAY_S:g})",
     )
     parser.add_argument("--port", type=int, help="/health and /metrics port (0: any free one)")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from consumers.performance import run_monitor
+    from core.shutdown import stop_on_signals
+
     settings = settings_for(args, "monitor", logs_to_stdout=True)
     settings.monitor = overridden(
         settings.monitor,

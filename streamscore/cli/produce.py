@@ -13,18 +13,14 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import StreamscoreError
-from core.kafka.admin import ensure_topics
-from core.kafka.producer import CheckedProducer
-from producers.generator import ChurnGenerator
-from producers.invalid import InvalidMix
-from producers.messages import event_messages
-from producers.publisher import PublishReport, publish
-from producers.replay import count_records, read_event_file, write_event_file
-from producers.scenarios import PRESETS, describe, parse_scenarios
+from producers.scenarios import PRESETS
 from streamscore.cli.runtime import settings_for
+
+if TYPE_CHECKING:
+    from producers.publisher import PublishReport
 
 DEFAULT_N = 10_000
 DEFAULT_RATE = 1000.0
@@ -122,6 +118,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _run(args: argparse.Namespace) -> int:
     _check_usage(args)
+
+    from core.kafka.admin import ensure_topics
+    from core.kafka.producer import CheckedProducer
+    from producers.generator import ChurnGenerator
+    from producers.invalid import InvalidMix
+    from producers.messages import event_messages
+    from producers.publisher import publish
+    from producers.replay import count_records, read_event_file, write_event_file
+    from producers.scenarios import describe, parse_scenarios
+
     settings = settings_for(args, "producer")
     if args.replay is not None:
         messages = read_event_file(args.replay)

@@ -11,12 +11,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core import promotion
-from core.kafka.model_events import announcer
-from core.registry import ModelRegistry, ModelVersion
 from streamscore.cli.runtime import registry_for, settings_for, told
+
+if TYPE_CHECKING:
+    from core.registry import ModelRegistry, ModelVersion
 
 EXIT_VERIFY_FAILED = 1
 
@@ -165,6 +165,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
+    from core import promotion
+    from core.kafka.model_events import announcer
+
     settings = settings_for(args, "registry")
     registry = registry_for(args, settings)
     done = promotion.promote(
@@ -185,6 +188,9 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
+    from core import promotion
+    from core.kafka.model_events import announcer
+
     settings = settings_for(args, "registry")
     registry = registry_for(args, settings)
     done = promotion.rollback(registry, args.name, reason=args.reason, announce=announcer(settings))

@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from core.retraining.job import RetrainReport
 from streamscore.cli.runtime import settings_for
+
+if TYPE_CHECKING:
+    from core.retraining.job import RetrainReport
 
 EXIT_REJECTED = 3
 """`--once` exits with this when the challenger is rejected, so a pipeline can act on it."""

@@ -1,4 +1,9 @@
-"""What every subcommand does first: load settings, find the broker, configure logging."""
+"""What every subcommand does first: load settings, find the broker, configure logging.
+
+Every subcommand module imports this one to build its parser, so it imports the
+settings, logging, broker and registry code inside the functions that use them:
+`streamscore --help` and a bad argument then answer without loading any of it.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,16 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, TypeVar
 
 from core.errors import ConfigError
-from core.kafka.local_broker import LocalBroker
-from core.logging import configure_logging
-from core.promotion import Transition
-from core.registry import ModelRegistry
-from core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from core.promotion import Transition
+    from core.registry import ModelRegistry
+    from core.settings import Settings
 
 
 def settings_for(
@@ -27,6 +32,9 @@ def settings_for(
     Commands log to stderr so their stdout stays what scripts read (`--json`); the
     long-running consumers log JSON lines to stdout, where log shippers look.
     """
+    from core.logging import configure_logging
+    from core.settings import load_settings
+
     settings = load_settings(getattr(args, "config", None))
     configure_logging(
         service,
@@ -43,6 +51,8 @@ def with_local_broker(settings: Settings) -> Settings:
     Done once, here, so the library's client configuration never depends on the
     development broker (and a production process never looks for one).
     """
+    from core.kafka.local_broker import LocalBroker
+
     if settings.kafka.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip():
         return settings
     running = LocalBroker(settings.state_dir / "broker").status()
@@ -53,6 +63,8 @@ def with_local_broker(settings: Settings) -> Settings:
 
 def registry_for(args: argparse.Namespace, settings: Settings) -> ModelRegistry:
     """The registry named by `--registry`, else by `settings.registry.path`."""
+    from core.registry import ModelRegistry
+
     path = getattr(args, "registry", None) or settings.registry.path
     return ModelRegistry.from_config(settings.registry, Path(path))
 
@@ -67,7 +79,7 @@ def told(transition: Transition) -> None:
         )
 
 
-SectionT = TypeVar("SectionT", bound=BaseModel)
+SectionT = TypeVar("SectionT", bound="BaseModel")
 
 
 def overridden(
@@ -76,6 +88,8 @@ def overridden(
     """A settings section with the command-line options that were given (not None) laid
     over it, validated as a whole like the section itself. A bad value is named by its
     flag (`flags` maps a field to its flag where they differ; else `--field-name`)."""
+    from pydantic import ValidationError
+
     given = {k: v for k, v in options.items() if v is not None}
     try:
         return type(section).model_validate(section.model_dump() | given)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from consumers.scorer import run_scorer
-from core.settings import ScorerConfig
-from core.shutdown import stop_on_signals
+from core.settings_defaults import SCORER_BATCH_SIZE, SCORER_DELIVERY
 from streamscore.cli.runtime import overridden, settings_for
 
 
@@ -24,14 +22,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "SIGTERM finishes the batch in hand and exits 0."
         ),
     )
-    default = ScorerConfig()
     parser.add_argument(
-        "--batch-size", type=int, help=f"largest micro-batch (default {default.batch_size})"
+        "--batch-size", type=int, help=f"largest micro-batch (default {SCORER_BATCH_SIZE})"
     )
     parser.add_argument(
         "--delivery",
         choices=["exactly-once", "at-least-once"],
-        help=f"delivery guarantee (default {default.delivery})",
+        help=f"delivery guarantee (default {SCORER_DELIVERY})",
     )
     parser.add_argument("--port", type=int, help="/health and /metrics port (0: any free one)")
     parser.add_argument(
@@ -41,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
+    from consumers.scorer import run_scorer
+    from core.shutdown import stop_on_signals
+
     settings = settings_for(args, "scorer", logs_to_stdout=True)
     settings.scorer = overridden(
         settings.scorer,

@@ -6,12 +6,12 @@ import argparse
 import ipaddress
 import os
 import signal
+from typing import TYPE_CHECKING
 
-import structlog
-import uvicorn
-
-from core.settings import Settings
 from streamscore.cli.runtime import overridden, settings_for
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
+    import structlog
+    import uvicorn
+
     settings = settings_for(args, "api", logs_to_stdout=True)
     settings.api = overridden(settings.api, host=args.host, port=args.port, workers=args.workers)
     api = settings.api

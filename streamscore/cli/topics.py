@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.kafka.admin import contract_topics, ensure_topics
 from streamscore.cli.runtime import settings_for
 
 
@@ -25,6 +24,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _create(args: argparse.Namespace) -> int:
+    from core.kafka.admin import ensure_topics
+
     settings = settings_for(args, "topics")
     for result in ensure_topics(settings):
         if args.json:
@@ -35,6 +36,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from core.kafka.admin import contract_topics
+
     settings = settings_for(args, "topics")
     for spec in contract_topics(settings):
         print(f"{spec.name}\t{spec.partitions}")

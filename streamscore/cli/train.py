@@ -14,13 +14,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-from tqdm import tqdm
-
-from core import promotion
 from core.errors import StreamscoreError
-from core.kafka.model_events import announcer
-from core.training import DEFAULT_KIND, MODEL_KINDS, train_and_evaluate
-from producers.generator import ChurnGenerator
+from core.model_kinds import DEFAULT_KIND, MODEL_KINDS
 from streamscore.cli.runtime import registry_for, settings_for, told
 
 
@@ -71,9 +66,11 @@ class StepProgress:
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
         stream = stream if stream is not None else sys.stderr  # looked up late: tests swap it
         self._stream = stream
-        self._bar: Any = (
-            tqdm(total=total, file=stream, desc="train", unit="step") if stream.isatty() else None
-        )
+        self._bar: Any = None
+        if stream.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, file=stream, desc="train", unit="step")
         self._total = total
         self._done = 0
 
@@ -102,6 +99,12 @@ def _run(args: argparse.Namespace) -> int:
         raise StreamscoreError(
             f"--threshold {args.threshold} is not a probability", hint="use a value in (0, 1)"
         )
+
+    from core import promotion
+    from core.kafka.model_events import announcer
+    from core.training import train_and_evaluate
+    from producers.generator import ChurnGenerator
+
     settings = settings_for(args, "train")
     registry = registry_for(args, settings)
     name = args.name or settings.registry.model_name

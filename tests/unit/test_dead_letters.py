@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.dead_letters.letter import UNKNOWN, DeadLetter
+from core.dead_letters.letter import DeadLetter
+from core.dead_letters.reasons import ERROR_TYPES, KNOWN_REASONS, UNKNOWN
 from core.dead_letters.redaction import PII, SampleRedactor
 from core.dead_letters.revalidation import (
-    KNOWN_REASONS,
     Selection,
     UnknownReason,
     known_reasons,
@@ -23,7 +23,7 @@ from core.dead_letters.tally import ReplayTally
 from core.dead_letters.time_range import InvalidTime, TimeRange, parse_time
 from core.kafka.dead_letter import dead_letter
 from core.schemas import REPLAYED_FROM_HEADER
-from core.validation import ERROR_TYPES, InvalidEvent, parse_event
+from core.validation import InvalidEvent, parse_event
 from tests.stubs import StubRecord
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

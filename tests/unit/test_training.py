@@ -15,14 +15,9 @@ from threadpoolctl import threadpool_limits
 
 from core.drift.profile import ReferenceProfile
 from core.features import FEATURES, NUMERIC_FEATURES
+from core.model_kinds import DEFAULT_KIND, MODEL_KINDS
 from core.registry import ModelRegistry
-from core.training import (
-    DEFAULT_KIND,
-    MODEL_KINDS,
-    TrainingDataError,
-    build_pipeline,
-    train_and_evaluate,
-)
+from core.training import TrainingDataError, build_pipeline, train_and_evaluate
 from producers.generator import ChurnGenerator
 
 

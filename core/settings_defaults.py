@@ -1,0 +1,27 @@
+"""The settings defaults that `--help` texts quote, as plain values.
+
+The settings sections take these defaults from here, so a help text and the setting
+cannot disagree, and a parser can quote them without importing pydantic and building the
+settings models: a tenth of a second that `streamscore --help` should not spend. Every
+other default stays with its field.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCORER_BATCH_SIZE: Final = 5000
+"""`scorer.batch_size` (`score --batch-size`)."""
+SCORER_DELIVERY: Final = "exactly-once"
+"""`scorer.delivery` (`score --delivery`)."""
+
+MONITOR_METRIC: Final = "roc_auc"
+"""`monitor.metric` (`monitor --metric`); core/performance/config.py says why."""
+MONITOR_FLOOR: Final = 0.70
+"""`monitor.floor` (`monitor --floor`)."""
+MONITOR_MARGIN: Final = 0.05
+"""`monitor.margin` (`monitor --margin`)."""
+MONITOR_WINDOW_SECONDS: Final = 300.0
+"""`monitor.window_seconds` (`monitor --window-seconds`)."""
+MONITOR_LABEL_DELAY_S: Final = 300.0
+"""`monitor.label_delay_s` (`monitor --label-delay`)."""
