@@ -133,9 +133,10 @@ class ScoringHandler(BatchHandler):
         events: list[CustomerEventFields] = []
         keys: list[bytes] = []
         stamps: list[int | None] = []
+        parse, max_bytes = parse_event, self._max_bytes
         for record in batch:
             try:
-                event = parse_event(record.value(), self._max_bytes)
+                event = parse(record.value(), max_bytes)
             except InvalidEvent as exc:
                 source = coordinates(record)
                 out.append(dead_letter(record, topics.dlq, exc.error_type, str(exc)))
@@ -150,12 +151,10 @@ class ScoringHandler(BatchHandler):
             keys.append(event["customer_id"].encode())
             stamps.append(event_timestamp(record))
         scored = scorer.score(loaded, ids, events, now=now, started=started)
-        encode, predictions, logs = _ENCODE, topics.predictions, topics.logs
-        for one, key, stamp in zip(scored, keys, stamps, strict=True):
-            out.append(
-                OutRecord(predictions, encode(one.prediction), key, _HEADERS, timestamp_ms=stamp)
-            )
-            out.append(OutRecord(logs, encode(one.log), key, _HEADERS))
+        encode, predictions, logs, headers = _ENCODE, topics.predictions, topics.logs, _HEADERS
+        for (prediction, log), key, stamp in zip(scored, keys, stamps, strict=True):
+            out.append(OutRecord(predictions, encode(prediction), key, headers, None, stamp))
+            out.append(OutRecord(logs, encode(log), key, headers))
         if scored:
             self._metrics.scored.inc(len(scored))
             self._metrics.latency.observe(scored[0].log["latency_ms"] / 1000)
