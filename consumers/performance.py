@@ -26,6 +26,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from core.errors import StreamscoreError
+from core.heap import fewer_full_collections, freeze_heap
 from core.kafka.admin import require_copartitioned
 from core.kafka.changelog import CheckpointStore
 from core.kafka.instance import transactional_id
@@ -448,7 +449,10 @@ def run_monitor(settings: Settings, stop: threading.Event) -> None:
 
     def handler(registry: CollectorRegistry) -> MonitorHandler:
         store = CheckpointStore(settings, settings.topics.monitor_state, settings.monitor.group_id)
-        return MonitorHandler(settings, shared(registry), store, Baselines(settings), announce)
+        built = MonitorHandler(settings, shared(registry), store, Baselines(settings), announce)
+        fewer_full_collections()  # each batch's records would set off full ones (core.heap)
+        freeze_heap()
+        return built
 
     def judge(registry: CollectorRegistry) -> MonitorJudge:
         return build_judge(settings, shared(registry), Baselines(settings))
