@@ -46,7 +46,11 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
 
 
 PHASES: dict[str, float] = defaultdict(float)
+"""CPU seconds per step, in the processing loop's thread only."""
+WALL: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
+LOOP: list[int] = []
+"""The processing loop's native thread id."""
 
 
 def _timed(owner: type, name: str, label: str) -> None:
@@ -54,11 +58,14 @@ def _timed(owner: type, name: str, label: str) -> None:
     inner = getattr(owner, name)
 
     def wrapper(*args: object, **kwargs: object) -> object:
-        start = time.thread_time()
+        if threading.get_native_id() not in LOOP:
+            return inner(*args, **kwargs)
+        start, wall = time.thread_time(), time.perf_counter()
         try:
             return inner(*args, **kwargs)
         finally:
             PHASES[label] += time.thread_time() - start
+            WALL[label] += time.perf_counter() - wall
             CALLS[label] += 1
 
     setattr(owner, name, wrapper)
@@ -71,6 +78,8 @@ def time_phases() -> None:
     started = [0.0]
 
     def collected(phase: str, info: dict[str, int]) -> None:
+        if threading.get_native_id() not in LOOP:
+            return
         if phase == "start":
             started[0] = time.thread_time()
         else:
@@ -92,6 +101,9 @@ def time_phases() -> None:
     _timed(partitions.PartitionedMonitor, "checkpoint", "  checkpoint")
     _timed(partitions.PartitionedMonitor, "close_shares", "  close_shares")
     _timed(MonitorHandler, "_observe", "  _observe")
+    _timed(MonitorHandler, "idle", "handler.idle")
+    _timed(BatchProcessor, "_sync_held", "sync_held")
+    _timed(BatchProcessor, "_maybe_report_lag", "report_lag")
     from core.performance.join import JoinBuffer
 
     leave = BatchProcessor._leave_unread
@@ -103,6 +115,21 @@ def time_phases() -> None:
         return kept
 
     BatchProcessor._leave_unread = leave_unread  # type: ignore[method-assign]
+
+    consume = BatchProcessor._consume
+
+    def traced(self: BatchProcessor) -> list[Any]:
+        wall = time.perf_counter()
+        got = consume(self)
+        if threading.get_native_id() in LOOP and os.environ.get("TRACE_BATCHES"):
+            held = sorted(f"{t[-8:]}[{p}]" for t, p in self._held)
+            print(
+                f"      consume {len(got):6d} in {(time.perf_counter() - wall) * 1e3:6.1f} ms"
+                f" held {held}"
+            )
+        return got
+
+    BatchProcessor._consume = traced  # type: ignore[method-assign]
 
     sizes = JoinBuffer.to_bytes
 
@@ -116,6 +143,7 @@ def time_phases() -> None:
     inner = decoding.decode_batch
 
     def decode(*args: object) -> object:
+        CALLS["  decode_batch"] += 1
         start = time.thread_time()
         try:
             return inner(*args)  # type: ignore[arg-type]
@@ -127,11 +155,13 @@ def time_phases() -> None:
 
 def ingest(settings: Settings, n: int, profile: str | None) -> None:
     PHASES.clear()
+    WALL.clear()
     CALLS.clear()
     port = free_port()
     settings.monitor.http_port = port
     stop = threading.Event()
-    loop_tid: list[int] = []
+    loop_tid = LOOP
+    loop_tid.clear()
     prof = cProfile.Profile() if profile else None
 
     def target() -> None:
@@ -150,6 +180,9 @@ def ingest(settings: Settings, n: int, profile: str | None) -> None:
         consumed = _metric(port, 'streamscore_records_consumed_total{consumer="monitor"}')
         if consumed > 0 and started is None:
             started, first, before = time.perf_counter(), consumed, thread_cpu()
+            PHASES.clear()  # only what follows the first batch, as the rate
+            WALL.clear()
+            CALLS.clear()
         if consumed >= n:
             break
         time.sleep(0.05)
@@ -164,6 +197,7 @@ def ingest(settings: Settings, n: int, profile: str | None) -> None:
         del objects
     elapsed = time.perf_counter() - (started or time.perf_counter())
     records = n - first
+    print(f"    wall {elapsed / records * 1e6:.2f} us/record")
     by_name: dict[str, float] = defaultdict(float)
     for tid, (name, cpu) in after.items():
         label = "processing loop" if loop_tid and tid == loop_tid[0] else name
@@ -179,7 +213,10 @@ def ingest(settings: Settings, n: int, profile: str | None) -> None:
     print(f"      records consumed: {CALLS['records consumed']:,}")
     print(f"      records left unread: {CALLS['records left unread']:,}")
     for label, cpu in PHASES.items():
-        print(f"      {label:30s} {cpu / records * 1e6:6.2f} CPU us/record, {CALLS[label]} calls")
+        print(
+            f"      {label:30s} {cpu / records * 1e6:6.2f} CPU us/record, "
+            f"{WALL[label] / records * 1e6:6.2f} us/record wall, {CALLS[label]} calls"
+        )
     stop.set()
     thread.join(60)
     if prof is not None and profile:
