@@ -8,12 +8,13 @@ After each model load the heap is frozen (`gc.freeze`), as the HTTP API does
 (`api/refresh.py`): a 5,000-event batch leaves some 40,000 objects alive until it is
 committed, enough to set off a full collection every two or three batches, and each
 walked the ~155,000 long-lived objects of scikit-learn, pydantic and the model: about
-95 ms, nearly half a batch's time (`bench/handler_micro.py`, docs/benchmarks.md).
+95 ms, nearly half a batch's time (`bench/handler_micro.py`, docs/benchmarks.md). The
+young and full collections are made rarer as well (`core.heap`): the outputs waiting
+for their commit were walked by a young or middle collection every few hundred events.
 """
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from core.follower import ProductionFollower, Refusal
+from core.heap import fewer_full_collections, freeze_heap, rarer_young_collections
 from core.kafka.dead_letter import DeadLetterPolicy, dead_letter
 from core.kafka.instance import transactional_id as instance_transactional_id
 from core.kafka.model_events import follow_production
@@ -89,7 +91,9 @@ class ScoringHandler(BatchHandler):
         follower.on_refused(self._on_refused)
         current = follower.current
         metrics.model_version.labels(follower.name).set(current.version if current else 0)
-        _freeze_heap()
+        rarer_young_collections()
+        fewer_full_collections()
+        freeze_heap()  # after each load: only a swap's garbage stays, once per version
 
     def _on_refused(self, refusal: Refusal) -> None:
         """Reported on the logs topic with the next batch (there is no record to attach
@@ -119,7 +123,7 @@ class ScoringHandler(BatchHandler):
         if self._follower.refresh() and self._follower.current is not None:
             loaded = self._follower.current
             self._metrics.model_version.labels(loaded.name).set(loaded.version)
-            _freeze_heap()
+            freeze_heap()
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
         started = time.perf_counter()
@@ -171,13 +175,6 @@ class ScoringHandler(BatchHandler):
 
     def _log_record(self, log: PredictionLogFields, key: bytes | None) -> OutRecord:
         return OutRecord(self._topics.logs, _ENCODE(log), key, _HEADERS)
-
-
-def _freeze_heap() -> None:
-    """Keep what is alive now (libraries, the model) out of every later collection; only
-    the garbage a swap leaves behind stays, once per version."""
-    gc.collect()
-    gc.freeze()
 
 
 def transactional_id(settings: Settings) -> str:
