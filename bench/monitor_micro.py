@@ -3,9 +3,9 @@
 Splits the monitor's end-to-end figure (`monitor_bench.py`) into what the handler costs
 (decoding, the join, windows, checkpoints) and what is left for the transport. The same
 records as the end-to-end bench (1,000 predictions per second of event time, 90 %
-labelled 5 s later, 6 partitions), as stub records interleaved the way a backlog is
-read, fed in batches to a real `MonitorHandler` whose checkpoint store only builds
-records:
+labelled 5 s later, 6 partitions), as the client's own `Message` objects interleaved
+the way a backlog is read, fed in batches to a real `MonitorHandler` whose checkpoint
+store only builds records, in a heap set up as `run_monitor` sets it (`core.heap`):
 
     python bench/monitor_micro.py [--predictions 200000] [--batch 20000] [--profile OUT]
 """
@@ -20,27 +20,34 @@ import tempfile
 import time
 from pathlib import Path
 
+from confluent_kafka import Message
 from prometheus_client import CollectorRegistry
 
 from consumers.performance import Baselines, MonitorHandler, MonitorMetrics
+from core.heap import fewer_full_collections, freeze_heap
 from core.kafka.changelog import CheckpointStore
 from core.settings import Settings
-from tests.stubs import StubRecord
 
 PARTITIONS = 6
 
 
-def records(settings: Settings, n: int) -> list[StubRecord]:
+def records(settings: Settings, n: int) -> list[Message]:
     """Predictions and outcomes per partition, merged in timestamp order."""
     rng = random.Random(3)
     start = time.time() - n / 1000 - 60
-    out: list[tuple[float, int, StubRecord]] = []
+    out: list[tuple[float, int, Message]] = []
     offsets: dict[tuple[str, int], int] = {}
 
     def add(topic: str, partition: int, value: str, at: float) -> None:
         offset = offsets.get((topic, partition), 0)
         offsets[(topic, partition)] = offset + 1
-        record = StubRecord(topic, partition, offset, value.encode(), None, None, int(at * 1000))
+        record = Message(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            value=value.encode(),
+            timestamp=(1, int(at * 1000)),  # 1: the producer's create time
+        )
         out.append((at, len(out), record))
 
     for i in range(n):
@@ -87,6 +94,8 @@ def main() -> int:
     )
     for p in range(PARTITIONS):  # `on_assigned` would read the changelog from Kafka
         handler.monitor.assign(p)
+    fewer_full_collections()
+    freeze_heap()
     profile = cProfile.Profile() if args.profile else None
     started, cpu = time.perf_counter(), time.process_time()
     checkpoint_bytes = 0

@@ -26,6 +26,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from core.errors import StreamscoreError
+from core.heap import fewer_full_collections, freeze_heap
 from core.kafka.admin import require_copartitioned
 from core.kafka.changelog import CheckpointStore
 from core.kafka.instance import transactional_id
@@ -34,8 +35,8 @@ from core.kafka.producer import CheckedProducer
 from core.kafka.service import Companion, ConsumerSpec, run_consumer
 from core.packing import pack
 from core.performance.config import PerformanceConfig
-from core.performance.decoding import decode_batch
-from core.performance.partitions import PartitionedMonitor, Side
+from core.performance.decoding import DecodedBatch, Side, decode_batch
+from core.performance.partitions import PartitionedMonitor
 from core.performance.policy import Severity
 from core.records import OutRecord, Record
 from core.registry import ModelRegistry
@@ -185,6 +186,8 @@ class MonitorHandler(BatchHandler):
         self._assignment: Assignment | None = None
         self._waiting: dict[int, list[Side]] = {}
         self._slack = hold_slack_s(self._config.label_delay_s)
+        self._decoded: tuple[Sequence[Record], DecodedBatch] | None = None
+        """The batch `unread` last decoded, while it left none of it unread (`_decode`)."""
 
     def ready(self) -> bool:
         return True
@@ -304,20 +307,16 @@ class MonitorHandler(BatchHandler):
         join buffer holds. Of such a topic's records past its twin plus the slack, those
         beyond the buffer's room are left unread, and `held()` pauses the topic until the
         twin catches up (`PartitionedMonitor.limits`)."""
+        decoded = decode_batch(batch, self._topics.predictions, self._topics.outcomes)
+        self._decoded = (batch, decoded)
+        limits = self.monitor.limits(self._slack, decoded.read())
+        if not limits:
+            return {}
+        self._decoded = None  # `process` is handed the batch less what is left unread
         side: dict[str | None, Side] = {
             self._topics.predictions: "predictions",
             self._topics.outcomes: "outcomes",
         }
-        latest: dict[tuple[str | None, int | None], int] = {}
-        for record in batch:
-            key = (record.topic(), record.partition())
-            stamp = record.timestamp()[1]
-            if stamp > latest.get(key, -1):
-                latest[key] = stamp
-        seen = {(p or 0, side[t]): stamp / 1000 for (t, p), stamp in latest.items() if t in side}
-        limits = self.monitor.limits(self._slack, seen)
-        if not limits:
-            return {}
         topic = {"predictions": self._topics.predictions, "outcomes": self._topics.outcomes}
         wanted = {(topic[s], p): (after * 1000, room) for (p, s), (after, room) in limits.items()}
         out: dict[tuple[str, int], int] = {}
@@ -347,16 +346,24 @@ class MonitorHandler(BatchHandler):
             "watermark": self.monitor.watermark(),
         }
 
+    def _decode(self, batch: Sequence[Record]) -> DecodedBatch:
+        """The batch decoded: by `unread` already when it was handed this very batch
+        and left none of it unread (one decoding pass over the records, not two)."""
+        stashed, self._decoded = self._decoded, None
+        if stashed is not None and stashed[0] is batch:
+            return stashed[1]
+        return decode_batch(batch, self._topics.predictions, self._topics.outcomes)
+
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
         monitor = self.monitor
-        decoded = decode_batch(batch, self._topics.predictions, self._topics.outcomes)
+        decoded = self._decode(batch)
         for name, version in sorted(decoded.models):
             self._see_version(name, version)
         for partition, items in decoded.partitions.items():
             monitor.add_batch(partition, items)
         for topic, count in decoded.invalid.items():
             self._metrics.invalid.labels(topic).inc(count)
-        self._idle.delivered({r.partition() or 0 for r in batch})
+        self._idle.delivered(decoded.delivered())
         out = [s.to_record(self._topics.monitor_partials) for s in self._shares()]
         largest = 0
         for p in monitor.take_dirty():
@@ -448,7 +455,10 @@ def run_monitor(settings: Settings, stop: threading.Event) -> None:
 
     def handler(registry: CollectorRegistry) -> MonitorHandler:
         store = CheckpointStore(settings, settings.topics.monitor_state, settings.monitor.group_id)
-        return MonitorHandler(settings, shared(registry), store, Baselines(settings), announce)
+        built = MonitorHandler(settings, shared(registry), store, Baselines(settings), announce)
+        fewer_full_collections()  # each batch's records would set off full ones (core.heap)
+        freeze_heap()
+        return built
 
     def judge(registry: CollectorRegistry) -> MonitorJudge:
         return build_judge(settings, shared(registry), Baselines(settings))

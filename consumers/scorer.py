@@ -8,12 +8,13 @@ After each model load the heap is frozen (`gc.freeze`), as the HTTP API does
 (`api/refresh.py`): a 5,000-event batch leaves some 40,000 objects alive until it is
 committed, enough to set off a full collection every two or three batches, and each
 walked the ~155,000 long-lived objects of scikit-learn, pydantic and the model: about
-95 ms, nearly half a batch's time (`bench/handler_micro.py`, docs/benchmarks.md).
+95 ms, nearly half a batch's time (`bench/handler_micro.py`, docs/benchmarks.md). The
+young and full collections are made rarer as well (`core.heap`): the outputs waiting
+for their commit were walked by a young or middle collection every few hundred events.
 """
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from core.follower import ProductionFollower, Refusal
+from core.heap import fewer_full_collections, freeze_heap, rarer_young_collections
 from core.kafka.dead_letter import DeadLetterPolicy, dead_letter
 from core.kafka.instance import transactional_id as instance_transactional_id
 from core.kafka.model_events import follow_production
@@ -89,7 +91,9 @@ class ScoringHandler(BatchHandler):
         follower.on_refused(self._on_refused)
         current = follower.current
         metrics.model_version.labels(follower.name).set(current.version if current else 0)
-        _freeze_heap()
+        rarer_young_collections()
+        fewer_full_collections()
+        freeze_heap()  # after each load: only a swap's garbage stays, once per version
 
     def _on_refused(self, refusal: Refusal) -> None:
         """Reported on the logs topic with the next batch (there is no record to attach
@@ -119,7 +123,7 @@ class ScoringHandler(BatchHandler):
         if self._follower.refresh() and self._follower.current is not None:
             loaded = self._follower.current
             self._metrics.model_version.labels(loaded.name).set(loaded.version)
-            _freeze_heap()
+            freeze_heap()
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:
         started = time.perf_counter()
@@ -133,9 +137,10 @@ class ScoringHandler(BatchHandler):
         events: list[CustomerEventFields] = []
         keys: list[bytes] = []
         stamps: list[int | None] = []
+        parse, max_bytes = parse_event, self._max_bytes
         for record in batch:
             try:
-                event = parse_event(record.value(), self._max_bytes)
+                event = parse(record.value(), max_bytes)
             except InvalidEvent as exc:
                 source = coordinates(record)
                 out.append(dead_letter(record, topics.dlq, exc.error_type, str(exc)))
@@ -150,12 +155,10 @@ class ScoringHandler(BatchHandler):
             keys.append(event["customer_id"].encode())
             stamps.append(event_timestamp(record))
         scored = scorer.score(loaded, ids, events, now=now, started=started)
-        encode, predictions, logs = _ENCODE, topics.predictions, topics.logs
-        for one, key, stamp in zip(scored, keys, stamps, strict=True):
-            out.append(
-                OutRecord(predictions, encode(one.prediction), key, _HEADERS, timestamp_ms=stamp)
-            )
-            out.append(OutRecord(logs, encode(one.log), key, _HEADERS))
+        encode, predictions, logs, headers = _ENCODE, topics.predictions, topics.logs, _HEADERS
+        for (prediction, log), key, stamp in zip(scored, keys, stamps, strict=True):
+            out.append(OutRecord(predictions, encode(prediction), key, headers, None, stamp))
+            out.append(OutRecord(logs, encode(log), key, headers))
         if scored:
             self._metrics.scored.inc(len(scored))
             self._metrics.latency.observe(scored[0].log["latency_ms"] / 1000)
@@ -172,13 +175,6 @@ class ScoringHandler(BatchHandler):
 
     def _log_record(self, log: PredictionLogFields, key: bytes | None) -> OutRecord:
         return OutRecord(self._topics.logs, _ENCODE(log), key, _HEADERS)
-
-
-def _freeze_heap() -> None:
-    """Keep what is alive now (libraries, the model) out of every later collection; only
-    the garbage a swap leaves behind stays, once per version."""
-    gc.collect()
-    gc.freeze()
 
 
 def transactional_id(settings: Settings) -> str:

@@ -4,7 +4,7 @@ The drift watcher only needs the valid events' features and times, as columns, f
 hundreds of thousands of events a second; pydantic's per-event validation alone costs
 more than consuming them. msgspec decodes and checks the same contract about three
 times faster. It is a fast path, not a second source of truth: whatever it rejects is
-validated again by the contract's own validator (`core.validation.parse_event`), so an
+validated again by `core.validation.parse_event` (whose own rules decide), so an
 event counts exactly when the scorer would score it; a property test holds msgspec to
 never accepting what pydantic rejects.
 """
@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from core.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from core.records import Record
-from core.validation import InvalidEvent, parse_event
+from core.validation import InvalidEvent, fast_path_safe, parse_event
 
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
@@ -39,15 +39,6 @@ class _Event(msgspec.Struct, frozen=True):
 
 
 _DECODE = msgspec.json.Decoder(_Event).decode
-_MAX_FAST_BYTES = 4300
-"""pydantic refuses a number whose integer part has more than 4,300 digits (Python's
-`int` limit), in any field; msgspec accepts it in an ignored one. An input that long
-could hold one, so it is left to the contract's validator (events are ~200 bytes)."""
-_MAX_FAST_BRACKETS = 200
-"""pydantic refuses JSON nested deeper than 200 levels; msgspec goes as deep as Python's
-recursion limit allows (and then raises `RecursionError`, at a depth that depends on
-the caller's stack). An input with more opening brackets than that, inside strings or
-not, is left to the contract's validator, so the two agree on every nesting depth."""
 
 
 @dataclass(frozen=True)
@@ -76,12 +67,7 @@ def decode_columns(records: Sequence[Record], max_bytes: int) -> EventColumns:
         raw = record.value()
         event: Any
         try:
-            if (
-                raw is None
-                or len(raw) > min(max_bytes, _MAX_FAST_BYTES)
-                or _deeply_nested(raw)
-                or not _utf8(raw)
-            ):
+            if raw is None or len(raw) > max_bytes or not fast_path_safe(raw):
                 raise InvalidEvent("", "")
             event = _DECODE(raw)
             when = event.event_time
@@ -127,31 +113,3 @@ def decode_columns(records: Sequence[Record], max_bytes: int) -> EventColumns:
         np.array(offsets, dtype=np.int64),
         invalid,
     )
-
-
-def _deeply_nested(raw: bytes) -> bool:
-    """Could be nested deeper than pydantic allows (two C scans, a few ns per event).
-
-    >>> _deeply_nested(b'{"a": [1]}'), _deeply_nested(b"[" * 201)
-    (False, True)
-    """
-    return raw.count(b"[") + raw.count(b"{") > _MAX_FAST_BRACKETS
-
-
-def _utf8(raw: bytes) -> bool:
-    """Whether the bytes are UTF-8, as pydantic requires of the whole message.
-
-    msgspec skips the fields the contract ignores without checking their bytes, so an
-    invalid byte in an extra key or value would pass it. ASCII, what producers almost
-    always send, is recognized without decoding.
-
-    >>> _utf8('{"a": "café"}'.encode()), _utf8(b'{"\\xffa": 1}')
-    (True, False)
-    """
-    if raw.isascii():
-        return True
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -36,6 +37,11 @@ def unpack(data: bytes, error: type[StreamscoreError], what: str) -> dict[str, A
         raise error(f"{what} is unreadable: not a JSON object")
     return value
 
+
+_ENCODE_JSON = msgspec.json.Encoder().encode
+"""Compact JSON as `json.dumps` writes it with `separators=(",", ":")`, but several times
+faster on the join's list of event ids (non-ASCII text stays UTF-8 rather than escaped:
+the same JSON to any reader)."""
 
 _COLUMNS_MAGIC = b"SSCOL1"
 _LENGTH = struct.Struct(">I")
@@ -59,7 +65,7 @@ def pack_columns(
         **header,
         "columns": [[n, a.dtype.str, len(a), n in raw] for n, a in arrays.items()],
     }
-    head = json.dumps(described, separators=(",", ":")).encode()
+    head = _ENCODE_JSON(described)
     packed = [a.tobytes() for n, a in arrays.items() if n not in raw]
     body = zlib.compress(b"".join([_LENGTH.pack(len(head)), head, *packed]), 1)
     plain = [a.tobytes() for n, a in arrays.items() if n in raw]

@@ -44,11 +44,15 @@ class RiskLevel(StrEnum):
     @classmethod
     def of(cls, probability: float) -> RiskLevel:
         """low < 0.3 <= medium < 0.7 <= high."""
-        if probability < 0.3:
+        if probability < MEDIUM_RISK_FROM:
             return cls.LOW
-        if probability < 0.7:
+        if probability < HIGH_RISK_FROM:
             return cls.MEDIUM
         return cls.HIGH
+
+
+MEDIUM_RISK_FROM: float = 0.3
+HIGH_RISK_FROM: float = 0.7
 
 
 class CustomerEvent(BaseModel):

@@ -23,6 +23,8 @@ from core.predictor import Predictor
 from core.registry import ModelRegistry, ModelVersion
 from core.sanitize import PiiScrubber
 from core.schemas import (
+    HIGH_RISK_FROM,
+    MEDIUM_RISK_FROM,
     CustomerEventFields,
     PredictionFields,
     PredictionLogFields,
@@ -119,13 +121,15 @@ class BatchScorer:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         threshold, name, version = loaded.threshold, loaded.name, loaded.version
         unlogged, service = self._unlogged, self._service
+        low, medium, high = RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH
+        medium_from, high_from = MEDIUM_RISK_FROM, HIGH_RISK_FROM
         out: list[Scored] = []
         for event_id, event, p in zip(event_ids, events, probabilities.tolist(), strict=True):
-            label: Any = int(p >= threshold)
+            label: Any = 1 if p >= threshold else 0
             logged: dict[str, Any] = dict(event)  # a C copy and a pop or two: cheaper than
             for unlogged_field in unlogged:  # a comprehension over every field
                 logged.pop(unlogged_field, None)
-            risk = RiskLevel.of(p)
+            risk = low if p < medium_from else medium if p < high_from else high  # RiskLevel.of
             prediction: PredictionFields = {
                 "event_id": event_id,
                 "customer_id": event["customer_id"],

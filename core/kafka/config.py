@@ -25,21 +25,23 @@ def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+PRODUCER_TUNING: dict[str, Any] = {"linger.ms": 5, "compression.type": "lz4"}
+"""Producer defaults a user's `kafka.client` may change, unlike the options the delivery
+guarantees rest on (idempotence, `acks=all`), which `producer_config` always sets."""
+
+
 def producer_config(
     settings: Settings, *, transactional_id: str | None = None, **overrides: Any
 ) -> dict[str, Any]:
-    config = client_config(
-        settings,
-        **{
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            # Additive for a producer, whose errors otherwise only reach librdkafka's
-            # log; a consumer would stop seeing them as messages, so it gets none.
-            "error_cb": RefusalLog(),
-        },
-    )
+    config = {
+        **PRODUCER_TUNING,
+        **client_config(settings),
+        "enable.idempotence": True,
+        "acks": "all",
+        # Additive for a producer, whose errors otherwise only reach librdkafka's
+        # log; a consumer would stop seeing them as messages, so it gets none.
+        "error_cb": RefusalLog(),
+    }
     if transactional_id is not None:
         config["transactional.id"] = transactional_id
     config.update(overrides)

@@ -24,6 +24,8 @@ from pydantic import ValidationError
 from core.records import Record
 from core.schemas import Outcome, Prediction
 
+Side = Literal["predictions", "outcomes"]
+
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 PredictionInput = tuple[str, float, str, int, float, int]
@@ -74,6 +76,30 @@ class DecodedBatch:
     """Every (model_name, model_version) of the batch's valid predictions."""
     invalid: dict[str, int]
     """Records per topic that are not a valid prediction or outcome."""
+    unparsed: dict[tuple[int, Side], int] = field(default_factory=dict)
+    """Per (partition, topic), the largest timestamp (ms) of its invalid records."""
+    elsewhere: set[int] = field(default_factory=set)
+    """Partitions of records of neither topic."""
+
+    def delivered(self) -> set[int]:
+        """Every partition the batch has a record of, valid or not."""
+        return {*self.partitions, *(p for p, _ in self.unparsed), *self.elsewhere}
+
+    def read(self) -> dict[tuple[int, Side], float]:
+        """Per (partition, topic), the largest record timestamp of the batch in seconds,
+        valid records or not; a topic-partition whose records have no timestamp (-1) is
+        left out. What the batch reads, for holding a join's topics level."""
+        out: dict[tuple[int, Side], float] = {}
+        for p, target in self.partitions.items():
+            if target.predictions_seen is not None:
+                out[(p, "predictions")] = target.predictions_seen
+            if target.outcomes_seen is not None:
+                out[(p, "outcomes")] = target.outcomes_seen
+        for key, stamp in self.unparsed.items():
+            at = stamp / 1000
+            if key not in out or at > out[key]:
+                out[key] = at
+        return {key: at for key, at in out.items() if at > -0.001}
 
 
 def decode_prediction(raw: bytes | None) -> Prediction | _Prediction | None:
@@ -100,18 +126,24 @@ def decode_outcome(raw: bytes | None) -> Outcome | _Outcome | None:
 def decode_batch(
     records: Sequence[Record], predictions_topic: str, outcomes_topic: str
 ) -> DecodedBatch:
-    """The batch's valid predictions and outcomes by partition; records of other topics
-    are ignored."""
+    """The batch's valid predictions and outcomes by partition, in one pass over the
+    records (each pass over tens of thousands of the client's messages costs its own
+    cache misses); records of other topics are only noted (`DecodedBatch.elsewhere`)."""
     partitions: dict[int, PartitionInput] = {}
     models: set[tuple[str, int]] = set()
     invalid: dict[str, int] = {}
+    unparsed: dict[tuple[int, Side], int] = {}
+    elsewhere: set[int] = set()
     prediction: Prediction | _Prediction | None
     outcome: Outcome | _Outcome | None
-    # A backlog comes in runs of one topic-partition: the last target and model are kept
-    # rather than looked up per record.
+    # A backlog comes in runs of one topic-partition: the last target, its largest
+    # timestamps and the last model are kept in locals rather than looked up per record.
     last_partition, target = -1, PartitionInput()
     items: list[JoinInput] = target.items
-    last_model: tuple[str, int] | None = None
+    predictions_seen: float | None = None
+    outcomes_seen: float | None = None
+    last_name: str | None = None
+    last_version = 0
     probability: float
     decision: int
     churned: int
@@ -127,23 +159,25 @@ def decode_batch(
                 prediction = decode_prediction(raw)
                 if prediction is None:
                     invalid[topic] = invalid.get(topic, 0) + 1
+                    _note(unparsed, record, "predictions")
                     continue
                 probability, decision = float(prediction.probability), int(prediction.prediction)
             partition = record.partition() or 0
             if partition != last_partition:
+                target.predictions_seen, target.outcomes_seen = predictions_seen, outcomes_seen
                 target = partitions.get(partition) or partitions.setdefault(
                     partition, PartitionInput()
                 )
                 items, last_partition = target.items, partition
+                predictions_seen, outcomes_seen = target.predictions_seen, target.outcomes_seen
             at = record.timestamp()[1] / 1000
             name, version = prediction.model_name, prediction.model_version
-            if (name, version) != last_model:
-                last_model = (name, version)
-                models.add(last_model)
+            if version != last_version or name != last_name:
+                last_name, last_version = name, version
+                models.add((name, version))
             items.append((prediction.event_id, at, name, version, probability, decision))
-            seen = target.predictions_seen
-            if seen is None or at > seen:
-                target.predictions_seen = at
+            if predictions_seen is None or at > predictions_seen:
+                predictions_seen = at
         elif topic == outcomes_topic:
             raw = record.value()
             try:
@@ -153,17 +187,28 @@ def decode_batch(
                 outcome = decode_outcome(raw)
                 if outcome is None:
                     invalid[topic] = invalid.get(topic, 0) + 1
+                    _note(unparsed, record, "outcomes")
                     continue
                 churned = int(outcome.churned)
             partition = record.partition() or 0
             if partition != last_partition:
+                target.predictions_seen, target.outcomes_seen = predictions_seen, outcomes_seen
                 target = partitions.get(partition) or partitions.setdefault(
                     partition, PartitionInput()
                 )
                 items, last_partition = target.items, partition
+                predictions_seen, outcomes_seen = target.predictions_seen, target.outcomes_seen
             at = record.timestamp()[1] / 1000
             items.append((outcome.event_id, at, churned))
-            seen = target.outcomes_seen
-            if seen is None or at > seen:
-                target.outcomes_seen = at
-    return DecodedBatch(partitions, models, invalid)
+            if outcomes_seen is None or at > outcomes_seen:
+                outcomes_seen = at
+        else:
+            elsewhere.add(record.partition() or 0)
+    target.predictions_seen, target.outcomes_seen = predictions_seen, outcomes_seen
+    return DecodedBatch(partitions, models, invalid, unparsed, elsewhere)
+
+
+def _note(unparsed: dict[tuple[int, Side], int], record: Record, side: Side) -> None:
+    key, stamp = (record.partition() or 0, side), record.timestamp()[1]
+    if stamp > unparsed.get(key, stamp - 1):
+        unparsed[key] = stamp

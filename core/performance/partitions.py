@@ -41,11 +41,10 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import reduce
-from typing import Literal
 
 from core.errors import StreamscoreError
 from core.performance.config import PerformanceConfig
-from core.performance.decoding import PartitionInput
+from core.performance.decoding import PartitionInput, Side
 from core.performance.join import JoinBuffer, JoinCounts, Joined, JoinedBatch
 from core.performance.metrics import MetricState
 from core.performance.monitor import PerformanceMonitor, WindowResult, judge
@@ -53,7 +52,6 @@ from core.performance.policy import PerformanceAlertPolicy
 from core.performance.windows import ClosedWindow, ModelKey, PerformanceWindows
 from core.schemas import Outcome, Prediction
 
-Side = Literal["predictions", "outcomes"]
 SIDES: tuple[Side, Side] = ("predictions", "outcomes")
 
 HOLD_AT_BUFFER_SHARE = 0.75

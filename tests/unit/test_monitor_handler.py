@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from consumers.performance import Baselines, MonitorHandler, MonitorMetrics
 from core.kafka.changelog import CheckpointStore
+from core.performance.decoding import Side
 from core.settings import Settings
 from tests.stubs import StubRecord
 
@@ -148,3 +153,78 @@ def test_a_topic_far_ahead_inside_one_batch_is_left_unread_past_the_buffer_room(
     h.batch_committed()
     assert h.monitor.counts().paired == 30
     assert h.held() == set()
+
+
+def per_record_unread(h: MonitorHandler, batch: list[StubRecord]) -> dict[tuple[str, int], int]:
+    """`MonitorHandler.unread`'s rule read record by record, as it was first written:
+    what the one working from the decoded batch is held to."""
+    side: dict[str, Side] = {h._topics.predictions: "predictions", h._topics.outcomes: "outcomes"}
+    latest: dict[tuple[str, int], int] = {}
+    for record in batch:
+        key, stamp = (record.topic(), record.partition()), record.timestamp()[1]
+        if stamp > latest.get(key, -1):
+            latest[key] = stamp
+    seen = {(p, side[t]): stamp / 1000 for (t, p), stamp in latest.items() if t in side}
+    limits = h.monitor.limits(h._slack, seen)
+    topic = {"predictions": h._topics.predictions, "outcomes": h._topics.outcomes}
+    wanted = {(topic[s], p): (after * 1000, room) for (p, s), (after, room) in limits.items()}
+    out: dict[tuple[str, int], int] = {}
+    beyond: dict[tuple[str, int], int] = {}
+    for record in batch:
+        key = (record.topic(), record.partition())
+        limit = wanted.get(key)
+        if limit is None or key in out:
+            continue
+        if record.timestamp()[1] > limit[0]:
+            beyond[key] = n = beyond.get(key, 0) + 1
+            if n > limit[1]:
+                out[key] = record.offset()
+                h.monitor.leave_unread(key[1], side[key[0]], record.timestamp()[1] / 1000)
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    read=st.integers(0, 60),
+    skew_s=st.sampled_from([0.0, 3.0, 20.0, 90.0]),
+    cap=st.sampled_from([20, 40, 400]),
+)
+def test_unread_leaves_the_same_records_as_a_per_record_reading_of_its_rule(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, read: int, skew_s: float, cap: int
+) -> None:
+    tmp = tmp_path_factory.mktemp("unread")
+    config = Settings(
+        registry={"path": tmp / "registry"},
+        state_dir=tmp,
+        monitor={"label_delay_s": 10.0, "max_buffer": cap},
+    )
+    rng = random.Random(seed)
+    valid = [{r.topic_: r.value_ for r in batch(config, i, 1)} for i in range(80)]
+    streams: list[list[StubRecord]] = []
+    for side, topic in enumerate((config.topics.predictions, config.topics.outcomes)):
+        for p in range(3):
+            at = T0 + int(side * skew_s * 1000) + rng.randrange(0, 5_000)
+            streams.append([])
+            for offset in range(rng.randrange(0, 80)):
+                at += rng.choice([-200, 0, 50, 400, 1_000])
+                good = valid[offset][topic].replace(b'"e', f'"p{p}-'.encode(), 1)
+                value = good if rng.random() < 0.8 else b'{"event_id": "bad"}'
+                stamp = -1 if rng.random() < 0.03 else at
+                streams[-1].append(StubRecord(topic, p, offset, value, timestamp_ms=stamp))
+    records = []  # as consumed: each topic-partition in offset order, runs of them mixed
+    while any(streams):
+        stream = rng.choice([s for s in streams if s])
+        run = rng.randrange(1, 30)
+        records += stream[:run]
+        del stream[:run]
+    decoding, reference = handler(config), handler(config)
+    for h in (decoding, reference):
+        h.monitor.assign(1, waiting=["outcomes"])
+        h.monitor.assign(2)
+        h.process(records[:read])
+    got = decoding.unread(records[read:])
+    want = per_record_unread(reference, records[read:])
+    assert got == want
+    event(f"left unread: {len(got)}")
+    assert decoding.held() == reference.held()

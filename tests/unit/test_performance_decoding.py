@@ -116,6 +116,26 @@ def test_bytes_that_are_not_json_are_invalid_and_other_topics_ignored() -> None:
     assert (decoded.partitions, decoded.invalid) == ({}, {"p": 1, "o": 2})
 
 
+def test_a_batch_tells_every_partition_it_read_and_how_far_valid_or_not() -> None:
+    """What `MonitorHandler.unread` and the idle tracker need, from the decoding pass:
+    the largest timestamp per partition and topic over valid and invalid records alike
+    (a topic-partition without timestamps left out), and every partition delivered."""
+    prediction, outcome = json.dumps(PREDICTION).encode(), json.dumps(OUTCOME).encode()
+    batch = [
+        StubRecord("p", 0, 0, prediction, timestamp_ms=2_000),
+        StubRecord("p", 0, 1, b"{}", timestamp_ms=3_500),
+        StubRecord("p", 0, 2, prediction, timestamp_ms=2_500),
+        StubRecord("o", 0, 0, outcome, timestamp_ms=1_000),
+        StubRecord("o", 1, 0, b"not json", timestamp_ms=4_000),
+        StubRecord("p", 1, 0, prediction, timestamp_ms=-1),
+        StubRecord("elsewhere", 5, 0, b"{}", timestamp_ms=9_000),
+    ]
+    decoded = decode_batch(batch, "p", "o")
+    assert decoded.read() == {(0, "predictions"): 3.5, (0, "outcomes"): 1.0, (1, "outcomes"): 4.0}
+    assert decoded.delivered() == {0, 1, 5}
+    assert decoded.partitions[0].predictions_seen == 2.5  # the clock: valid records only
+
+
 def stream(seed: int, n: int = 2_000) -> list[tuple[Any, ...]]:
     """Halves of predictions and outcomes, shuffled, with redeliveries and late ones."""
     rng = random.Random(seed)

@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 import pytest
 
 from core.registry import ModelRegistry
-from core.schemas import Prediction, PredictionFields, PredictionLog, PredictionLogFields
+from core.schemas import (
+    Prediction,
+    PredictionFields,
+    PredictionLog,
+    PredictionLogFields,
+    RiskLevel,
+)
 from core.scoring import BatchScorer, LoadedModel, churn_probabilities
 from core.training import train_and_evaluate
 from core.validation import parse_event
@@ -65,6 +71,16 @@ def test_the_label_follows_the_versions_threshold(loaded: LoadedModel) -> None:
     assert [s.prediction["prediction"] for s in scored] == [
         int(p >= loaded.threshold) for p in probabilities
     ]
+
+
+def test_the_risk_level_is_the_contracts_banding_of_the_probability(loaded: LoadedModel) -> None:
+    batch = events(400)
+    scored = BatchScorer("test", []).score(
+        loaded, [str(i) for i in range(400)], batch, now=datetime.now(UTC), started=0.0
+    )
+    levels = [s.prediction["risk_level"] for s in scored]
+    assert levels == [RiskLevel.of(s.prediction["probability"]) for s in scored]
+    assert len(set(levels)) >= 2
 
 
 def test_pii_and_the_event_id_never_appear_in_the_logged_input(loaded: LoadedModel) -> None:

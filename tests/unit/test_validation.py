@@ -4,6 +4,7 @@ and every failure is classified and explained."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from core.schemas import CustomerEvent
-from core.validation import InvalidEvent, parse_event
+from core.validation import InvalidEvent, parse_event, validate_with_contract
+from tests.hostile_inputs import FUZZ_CI, hostile_bytes
 
 VALID: dict[str, Any] = {
     "customer_id": "c-1",
@@ -55,6 +57,49 @@ def test_the_fast_path_and_the_contract_model_agree_on_every_input(
         return
     assert model is not None, f"fast path accepted what the model rejects: {raw!r}"
     assert CustomerEvent.model_validate(fields) == model
+
+
+def _verdict(parse: Callable[[bytes, int], Any], raw: bytes) -> tuple[str, Any]:
+    try:
+        return "valid", parse(raw, 65536)
+    except InvalidEvent as exc:
+        return exc.error_type, str(exc)
+
+
+DAMAGES = {
+    "none": lambda raw: raw,
+    "duplicate_key": lambda raw: raw[:-1] + b', "age": 41}',
+    "latin1_in_ignored_field": lambda raw: raw[:-1] + b', "n\xe9": 1}',
+    "long_number_in_ignored_field": lambda raw: raw[:-1] + b', "n": ' + b"9" * 4400 + b"}",
+    "deep_ignored_field": lambda raw: raw[:-1] + b', "n": ' + b"[" * 300 + b"]" * 300 + b"}",
+    "huge_float_in_ignored_field": lambda raw: raw[:-1] + b', "n": 1e400}',
+    "escaped_strings": lambda raw: raw.replace(b'"c-1"', b'"c-\\u00e9\\ud83d\\ude00"'),
+    "lone_surrogate": lambda raw: raw.replace(b'"c-1"', b'"c-\\ud800"'),
+    "truncated": lambda raw: raw[: len(raw) // 2],
+}
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from([*sorted(VALID), "extra"]), values, max_size=9),
+    st.sampled_from(sorted(DAMAGES)),
+)
+def test_msgspec_first_gives_the_contract_validators_verdict_and_values_on_every_input(
+    overrides: dict[str, Any], damage: str
+) -> None:
+    raw = DAMAGES[damage](json.dumps({**VALID, **overrides}, ensure_ascii=False).encode())
+    fast, reference = _verdict(parse_event, raw), _verdict(validate_with_contract, raw)
+    assert fast == reference, raw
+    if fast[0] == "valid":
+        assert {k: type(v) for k, v in fast[1].items()} == {
+            k: type(v) for k, v in reference[1].items()
+        }
+
+
+@FUZZ_CI
+@given(raw=hostile_bytes)
+def test_msgspec_first_agrees_with_the_contract_validator_on_hostile_bytes(raw: bytes) -> None:
+    assert _verdict(parse_event, raw) == _verdict(validate_with_contract, raw)
 
 
 @pytest.mark.parametrize(
