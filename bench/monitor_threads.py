@@ -11,9 +11,8 @@ The steps are timed by wrapping those methods (a few microseconds per batch); no
 they do changes.
 
     python bench/monitor_threads.py [--predictions 300000] [--reps 2] [--phases]
-        [--trace] [--plain] [--batch-size N] [--fetch JSON ...] [--profile OUT]
+        [--trace] [--plain] [--batch-size N] [--profile OUT]
 
-`--fetch` replaces the consumer's `FETCH_TUNING` (one JSON object per rep, in turn),
 `--trace` prints each batch the loop consumed and what was held, `--profile` writes a
 cProfile of the loop's thread in the last rep.
 """
@@ -24,7 +23,6 @@ import argparse
 import cProfile
 import gc
 import heapq
-import json
 import os
 import pstats
 import tempfile
@@ -253,12 +251,6 @@ def main() -> int:
     parser.add_argument("--phases", action="store_true", help="time the loop's steps")
     parser.add_argument("--trace", action="store_true", help="print every batch consumed")
     parser.add_argument("--batch-size", type=int, help="monitor.batch_size")
-    parser.add_argument(
-        "--fetch",
-        action="append",
-        metavar="JSON",
-        help="consumer overrides in place of FETCH_TUNING; several: one per rep in turn",
-    )
     args = parser.parse_args()
     TRACE = args.trace
     if args.phases or args.trace:
@@ -291,10 +283,6 @@ def main() -> int:
                     rate, cpu = plain_consume(settings, records)
                     print(f"rep {rep + 1} plain: {rate:,.0f}/s, {cpu:.2f} CPU us/record")
                 settings.monitor.group_id = f"bench-monitor-{run}-{rep}"
-                if args.fetch:
-                    chosen = args.fetch[rep % len(args.fetch)]
-                    monitor_module.FETCH_TUNING = json.loads(chosen)
-                    print(f"rep {rep + 1} fetch tuning {chosen}")
                 print(f"rep {rep + 1} monitor (load {os.getloadavg()[0]:.2f}):")
                 ingest(settings, records, args.profile if rep == args.reps - 1 else None)
         finally:
