@@ -1,16 +1,28 @@
-"""Where the monitor's end-to-end CPU goes, thread by thread, against a real broker.
+"""Where the monitor's end-to-end CPU goes, thread by thread and step by step, against a
+real broker.
 
-`monitor_bench.py` reports one process CPU figure per record; this splits it by thread
-(the processing loop, librdkafka's broker threads, the judge, the HTTP server) from
-/proc, and can profile the processing loop with cProfile:
+`monitor_bench.py` reports one process CPU figure per record; this loads the same
+records (its `load`) and splits the monitor's ingest of them by thread (the processing
+loop, librdkafka's threads, the judge, the HTTP server; from /proc) and, with
+`--phases`, by step of the processing loop: CPU and wall time of consume, unread,
+decode, join, checkpoints, commit, and of the garbage collector's runs per generation
+(`gc.callbacks`), with counts of join entries checkpointed and records left unread.
+The steps are timed by wrapping those methods (a few microseconds per batch); nothing
+they do changes.
 
-    python bench/monitor_threads.py [--predictions 300000] [--reps 2] [--profile OUT]
+    python bench/monitor_threads.py [--predictions 300000] [--reps 2] [--phases]
+        [--trace] [--plain] [--batch-size N] [--profile OUT]
+
+`--trace` prints each batch the loop consumed and what was held, `--profile` writes a
+cProfile of the loop's thread in the last rep.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
+import heapq
 import os
 import pstats
 import tempfile
@@ -21,14 +33,27 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import consumers.performance as monitor_module
 from bench.monitor_bench import _metric, load, plain_consume
-from consumers.performance import run_monitor
+from consumers.performance import MonitorHandler, run_monitor
 from core.kafka.admin import ensure_topics
+from core.kafka.commit import TransactionalCommit
 from core.kafka.local_broker import LocalBroker, free_port
+from core.kafka.processor import BatchProcessor
 from core.logging import configure_logging
+from core.performance.join import JoinBuffer
+from core.performance.partitions import PartitionedMonitor
 from core.settings import Settings
 
 _TICK = os.sysconf("SC_CLK_TCK")
+
+CPU: dict[str, float] = defaultdict(float)
+"""CPU seconds per step, in the processing loop's thread only."""
+WALL: dict[str, float] = defaultdict(float)
+COUNTS: dict[str, int] = defaultdict(int)
+LOOP: list[int] = []
+"""The processing loop's native thread id, once it runs."""
+TRACE = False
 
 
 def thread_cpu() -> dict[int, tuple[str, float]]:
@@ -45,73 +70,76 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
     return out
 
 
-PHASES: dict[str, float] = defaultdict(float)
-"""CPU seconds per step, in the processing loop's thread only."""
-WALL: dict[str, float] = defaultdict(float)
-CALLS: dict[str, int] = defaultdict(int)
-LOOP: list[int] = []
-"""The processing loop's native thread id."""
+def _in_loop() -> bool:
+    return threading.get_native_id() in LOOP
 
 
 def _timed(owner: type, name: str, label: str) -> None:
-    """Accumulate the thread CPU time of `owner.name` calls under `label`."""
+    """Add the CPU and wall time of `owner.name` calls in the loop's thread to `label`."""
     inner = getattr(owner, name)
 
-    def wrapper(*args: object, **kwargs: object) -> object:
-        if threading.get_native_id() not in LOOP:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not _in_loop():
             return inner(*args, **kwargs)
-        start, wall = time.thread_time(), time.perf_counter()
+        cpu, wall = time.thread_time(), time.perf_counter()
         try:
             return inner(*args, **kwargs)
         finally:
-            PHASES[label] += time.thread_time() - start
+            CPU[label] += time.thread_time() - cpu
             WALL[label] += time.perf_counter() - wall
-            CALLS[label] += 1
+            COUNTS[label] += 1
 
     setattr(owner, name, wrapper)
 
 
 def time_phases() -> None:
-    """Time the processing loop's steps: each wrapper costs a few microseconds a batch."""
-    import gc
-
     started = [0.0]
 
     def collected(phase: str, info: dict[str, int]) -> None:
-        if threading.get_native_id() not in LOOP:
+        if not _in_loop():
             return
         if phase == "start":
             started[0] = time.thread_time()
         else:
-            PHASES[f"gc generation {info['generation']}"] += time.thread_time() - started[0]
-            CALLS[f"gc generation {info['generation']}"] += 1
+            label = f"gc generation {info['generation']}"
+            CPU[label] += time.thread_time() - started[0]
+            COUNTS[label] += 1
 
     gc.callbacks.append(collected)
-    from consumers.performance import MonitorHandler
-    from core.kafka.commit import TransactionalCommit
-    from core.kafka.processor import BatchProcessor
-    from core.performance import decoding, partitions
+    for owner, name, label in [
+        (BatchProcessor, "_consume", "consume"),
+        (BatchProcessor, "_leave_unread", "unread split (with handler.unread)"),
+        (MonitorHandler, "unread", "  handler.unread"),
+        (MonitorHandler, "process", "handler.process"),
+        (PartitionedMonitor, "add_batch", "  join add_batch"),
+        (PartitionedMonitor, "close_shares", "  close_shares (eviction, windows)"),
+        (PartitionedMonitor, "checkpoint", "  checkpoint"),
+        (TransactionalCommit, "send", "commit send"),
+        (TransactionalCommit, "finish", "commit finish"),
+        (MonitorHandler, "idle", "handler.idle"),
+        (BatchProcessor, "_sync_held", "sync_held"),
+    ]:
+        _timed(owner, name, label)
 
-    _timed(BatchProcessor, "_consume", "consume")
-    _timed(BatchProcessor, "_leave_unread", "leave_unread (with unread)")
-    _timed(MonitorHandler, "unread", "handler.unread")
-    _timed(MonitorHandler, "process", "handler.process")
-    _timed(TransactionalCommit, "commit", "commit")
-    _timed(partitions.PartitionedMonitor, "add_batch", "  add_batch (join)")
-    _timed(partitions.PartitionedMonitor, "checkpoint", "  checkpoint")
-    _timed(partitions.PartitionedMonitor, "close_shares", "  close_shares")
-    _timed(MonitorHandler, "_observe", "  _observe")
-    _timed(MonitorHandler, "idle", "handler.idle")
-    _timed(BatchProcessor, "_sync_held", "sync_held")
-    _timed(BatchProcessor, "_maybe_report_lag", "report_lag")
-    from core.performance.join import JoinBuffer
+    decode = monitor_module.decode_batch
+
+    def timed_decode(*args: Any) -> Any:
+        cpu = time.thread_time()
+        try:
+            return decode(*args)
+        finally:
+            CPU["    decode_batch"] += time.thread_time() - cpu
+            COUNTS["    decode_batch"] += 1
+
+    monitor_module.decode_batch = timed_decode  # type: ignore[assignment]
 
     leave = BatchProcessor._leave_unread
 
     def leave_unread(self: BatchProcessor, records: list[Any]) -> list[Any]:
         kept = leave(self, records)
-        CALLS["records left unread"] += len(records) - len(kept)
-        CALLS["records consumed"] += len(records)
+        if _in_loop():
+            COUNTS["records consumed"] += len(records)
+            COUNTS["records left unread"] += len(records) - len(kept)
         return kept
 
     BatchProcessor._leave_unread = leave_unread  # type: ignore[method-assign]
@@ -121,51 +149,44 @@ def time_phases() -> None:
     def traced(self: BatchProcessor) -> list[Any]:
         wall = time.perf_counter()
         got = consume(self)
-        if threading.get_native_id() in LOOP and os.environ.get("TRACE_BATCHES"):
-            held = sorted(f"{t[-8:]}[{p}]" for t, p in self._held)
-            print(
-                f"      consume {len(got):6d} in {(time.perf_counter() - wall) * 1e3:6.1f} ms"
-                f" held {held}"
-            )
+        if TRACE and _in_loop():
+            held = sorted(f"{t}[{p}]" for t, p in self._held)
+            ms = (time.perf_counter() - wall) * 1e3
+            print(f"      consumed {len(got):6d} in {ms:6.1f} ms, held {held}")
         return got
 
     BatchProcessor._consume = traced  # type: ignore[method-assign]
 
-    sizes = JoinBuffer.to_bytes
+    to_bytes = JoinBuffer.to_bytes
 
-    def to_bytes(self: JoinBuffer) -> bytes:
-        CALLS["join entries checkpointed"] += len(self)
-        return sizes(self)
+    def counted_to_bytes(self: JoinBuffer) -> bytes:
+        COUNTS["join entries checkpointed"] += len(self)
+        return to_bytes(self)
 
-    JoinBuffer.to_bytes = to_bytes  # type: ignore[method-assign]
-    import consumers.performance as module
+    JoinBuffer.to_bytes = counted_to_bytes  # type: ignore[method-assign]
 
-    inner = decoding.decode_batch
+    push, pop = heapq.heappush, heapq.heappop
 
-    def decode(*args: object) -> object:
-        CALLS["  decode_batch"] += 1
-        start = time.thread_time()
-        try:
-            return inner(*args)  # type: ignore[arg-type]
-        finally:
-            PHASES["  decode_batch"] += time.thread_time() - start
+    def counted_push(heap: list[Any], item: Any) -> None:
+        COUNTS["heap pushes"] += 1
+        push(heap, item)
 
-    module.decode_batch = decode  # type: ignore[assignment]
+    def counted_pop(heap: list[Any]) -> Any:
+        COUNTS["heap pops"] += 1
+        return pop(heap)
+
+    heapq.heappush, heapq.heappop = counted_push, counted_pop
 
 
 def ingest(settings: Settings, n: int, profile: str | None) -> None:
-    PHASES.clear()
-    WALL.clear()
-    CALLS.clear()
     port = free_port()
     settings.monitor.http_port = port
     stop = threading.Event()
-    loop_tid = LOOP
-    loop_tid.clear()
+    LOOP.clear()
     prof = cProfile.Profile() if profile else None
 
     def target() -> None:
-        loop_tid.append(threading.get_native_id())
+        LOOP.append(threading.get_native_id())
         if prof is not None:
             prof.runcall(run_monitor, settings, stop)
         else:
@@ -180,43 +201,39 @@ def ingest(settings: Settings, n: int, profile: str | None) -> None:
         consumed = _metric(port, 'streamscore_records_consumed_total{consumer="monitor"}')
         if consumed > 0 and started is None:
             started, first, before = time.perf_counter(), consumed, thread_cpu()
-            PHASES.clear()  # only what follows the first batch, as the rate
-            WALL.clear()
-            CALLS.clear()
+            for figures in (CPU, WALL, COUNTS):  # only what follows the first batch
+                figures.clear()
         if consumed >= n:
             break
         time.sleep(0.05)
     after = thread_cpu()
-    if PHASES:
-        import collections
-        import gc
-
-        objects = gc.get_objects()
-        kinds = collections.Counter(type(o).__name__ for o in objects)
-        print(f"  gc-tracked objects: {len(objects):,}; most: {kinds.most_common(8)}")
-        del objects
     elapsed = time.perf_counter() - (started or time.perf_counter())
     records = n - first
-    print(f"    wall {elapsed / records * 1e6:.2f} us/record")
     by_name: dict[str, float] = defaultdict(float)
     for tid, (name, cpu) in after.items():
-        label = "processing loop" if loop_tid and tid == loop_tid[0] else name
+        label = "processing loop" if LOOP and tid == LOOP[0] else name
         if tid == threading.get_native_id():
             label = "bench poller"
         by_name[label] += cpu - before.get(tid, (name, 0.0))[1]
     total = sum(v for k, v in by_name.items() if k != "bench poller")
-    print(f"  {records:,.0f} records in {elapsed:.2f} s: {records / elapsed:,.0f}/s")
+    print(
+        f"  {records:,.0f} records in {elapsed:.2f} s: {records / elapsed:,.0f}/s, "
+        f"{elapsed / records * 1e6:.2f} us/record wall"
+    )
     for name, cpu in sorted(by_name.items(), key=lambda kv: -kv[1]):
-        print(f"    {name:24s} {cpu / records * 1e6:6.2f} CPU us/record")
+        if cpu > 0:
+            print(f"    {name:24s} {cpu / records * 1e6:6.2f} CPU us/record")
     print(f"    {'total (less poller)':24s} {total / records * 1e6:6.2f} CPU us/record")
-    print(f"      join entries checkpointed: {CALLS['join entries checkpointed']:,}")
-    print(f"      records consumed: {CALLS['records consumed']:,}")
-    print(f"      records left unread: {CALLS['records left unread']:,}")
-    for label, cpu in PHASES.items():
+    for label in sorted(CPU, key=lambda k: -CPU[k] if k.startswith("gc") else 0):
         print(
-            f"      {label:30s} {cpu / records * 1e6:6.2f} CPU us/record, "
-            f"{WALL[label] / records * 1e6:6.2f} us/record wall, {CALLS[label]} calls"
+            f"      {label:36s} {CPU[label] / records * 1e6:6.2f} CPU, "
+            f"{WALL[label] / records * 1e6:6.2f} wall us/record, {COUNTS[label]} calls"
         )
+    for label in ("join entries checkpointed", "records consumed", "records left unread"):
+        if label in COUNTS:
+            print(f"      {label}: {COUNTS[label]:,}")
+    if "heap pushes" in COUNTS:
+        print(f"      join heap: {COUNTS['heap pushes']:,} pushes, {COUNTS['heap pops']:,} pops")
     stop.set()
     thread.join(60)
     if prof is not None and profile:
@@ -225,15 +242,18 @@ def ingest(settings: Settings, n: int, profile: str | None) -> None:
 
 
 def main() -> int:
+    global TRACE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--predictions", type=int, default=300_000)
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--profile", metavar="OUT")
     parser.add_argument("--plain", action="store_true", help="also time a plain consume")
     parser.add_argument("--phases", action="store_true", help="time the loop's steps")
+    parser.add_argument("--trace", action="store_true", help="print every batch consumed")
     parser.add_argument("--batch-size", type=int, help="monitor.batch_size")
     args = parser.parse_args()
-    if args.phases:
+    TRACE = args.trace
+    if args.phases or args.trace:
         time_phases()
     configure_logging("bench", "warning", "json")
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from operator import is_
 from typing import Any, get_args
 
 import structlog
@@ -187,7 +188,7 @@ class MonitorHandler(BatchHandler):
         self._waiting: dict[int, list[Side]] = {}
         self._slack = hold_slack_s(self._config.label_delay_s)
         self._decoded: tuple[Sequence[Record], DecodedBatch] | None = None
-        """The batch `unread` last decoded, while it left none of it unread (`_decode`)."""
+        """What `unread` kept of the batch it was last handed, decoded (`_decode`)."""
 
     def ready(self) -> bool:
         return True
@@ -312,7 +313,6 @@ class MonitorHandler(BatchHandler):
         limits = self.monitor.limits(self._slack, decoded.read())
         if not limits:
             return {}
-        self._decoded = None  # `process` is handed the batch less what is left unread
         side: dict[str | None, Side] = {
             self._topics.predictions: "predictions",
             self._topics.outcomes: "outcomes",
@@ -321,17 +321,24 @@ class MonitorHandler(BatchHandler):
         wanted = {(topic[s], p): (after * 1000, room) for (p, s), (after, room) in limits.items()}
         out: dict[tuple[str, int], int] = {}
         beyond: dict[tuple[str, int], int] = {}
-        for record in batch:
+        cuts: dict[tuple[int, Side], int] = {}
+        kept: list[Record] = []
+        for position, record in enumerate(batch):
             key = (record.topic() or "", record.partition() or 0)
             limit = wanted.get(key)
-            if limit is None or key in out:
-                continue
-            stamp = record.timestamp()[1]
-            if stamp > limit[0]:
-                beyond[key] = n = beyond.get(key, 0) + 1
-                if n > limit[1]:
-                    out[key] = record.offset() or 0
-                    self.monitor.leave_unread(key[1], side[key[0]], stamp / 1000)
+            if limit is not None:
+                if key in out:
+                    continue
+                stamp = record.timestamp()[1]
+                if stamp > limit[0]:
+                    beyond[key] = n = beyond.get(key, 0) + 1
+                    if n > limit[1]:
+                        out[key] = record.offset() or 0
+                        cuts[(key[1], side[key[0]])] = position
+                        self.monitor.leave_unread(key[1], side[key[0]], stamp / 1000)
+                        continue
+            kept.append(record)
+        self._decoded = (kept, decoded.without(cuts))
         return out
 
     def status(self) -> dict[str, Any]:
@@ -347,11 +354,13 @@ class MonitorHandler(BatchHandler):
         }
 
     def _decode(self, batch: Sequence[Record]) -> DecodedBatch:
-        """The batch decoded: by `unread` already when it was handed this very batch
-        and left none of it unread (one decoding pass over the records, not two)."""
+        """The batch decoded: by `unread` already when this is what it kept of the
+        batch it was handed, record for record (one decoding pass, not two)."""
         stashed, self._decoded = self._decoded, None
-        if stashed is not None and stashed[0] is batch:
-            return stashed[1]
+        if stashed is not None:
+            kept, decoded = stashed
+            if kept is batch or (len(kept) == len(batch) and all(map(is_, kept, batch))):
+                return decoded
         return decode_batch(batch, self._topics.predictions, self._topics.outcomes)
 
     def process(self, batch: Sequence[Record]) -> list[OutRecord]:

@@ -289,9 +289,16 @@ class AtLeastOnceCommit:
 
 def next_offsets(records: Sequence[Record]) -> list[TopicPartition]:
     """Per partition, the offset after the batch's last record: what a commit records."""
-    last: dict[tuple[str, int], int] = {}
-    for record in records:
-        topic, partition, offset = coordinates(record)
-        if offset > last.get((topic, partition), -1):
-            last[(topic, partition)] = offset
-    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+    last: dict[tuple[str | None, int | None], int] = {}
+    for record in records:  # `coordinates` inlined: a batch has tens of thousands
+        key, offset = (record.topic(), record.partition()), record.offset()
+        if offset is None:
+            coordinates(record)  # raises the error that says what is missing
+        elif offset > last.get(key, -1):
+            last[key] = offset
+    out = []
+    for (topic, partition), offset in last.items():
+        if topic is None or partition is None:
+            raise ValueError(f"a record of {topic}[{partition}] is not a consumed record")
+        out.append(TopicPartition(topic, partition, offset + 1))
+    return out

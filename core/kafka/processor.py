@@ -466,10 +466,9 @@ class BatchProcessor:
             return records
         kept: list[Message] = []
         left: list[Message] = []
-        for msg in records:
-            topic, partition, offset = coordinates(msg)
-            first = unread.get((topic, partition))
-            (kept if first is None or offset < first else left).append(msg)
+        for msg in records:  # no `coordinates` per record: a batch has tens of thousands
+            first = unread.get((msg.topic() or "", msg.partition() or 0))
+            (kept if first is None or (msg.offset() or 0) < first else left).append(msg)
         for topic, partition in {(m.topic() or "", m.partition() or 0) for m in left}:
             self._eofs.pop((topic, partition), None)  # that end is not reached yet
         self._rewind(left)

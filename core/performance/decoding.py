@@ -13,10 +13,10 @@ outcome for a record can depend on what came before it in its partition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 import msgspec
 from pydantic import ValidationError
@@ -67,6 +67,18 @@ class PartitionInput:
     predictions_seen: float | None = None
     """Largest record timestamp among its predictions (None: none in the batch)."""
     outcomes_seen: float | None = None
+    positions: list[int] = field(default_factory=list)
+    """Each item's index in the batch (`DecodedBatch.without`)."""
+
+
+class Rejected(NamedTuple):
+    """A record that is not a valid prediction or outcome."""
+
+    position: int
+    topic: str
+    partition: int
+    side: Side
+    timestamp_ms: int
 
 
 @dataclass
@@ -76,14 +88,13 @@ class DecodedBatch:
     """Every (model_name, model_version) of the batch's valid predictions."""
     invalid: dict[str, int]
     """Records per topic that are not a valid prediction or outcome."""
-    unparsed: dict[tuple[int, Side], int] = field(default_factory=dict)
-    """Per (partition, topic), the largest timestamp (ms) of its invalid records."""
+    rejected: list[Rejected] = field(default_factory=list)
     elsewhere: set[int] = field(default_factory=set)
     """Partitions of records of neither topic."""
 
     def delivered(self) -> set[int]:
         """Every partition the batch has a record of, valid or not."""
-        return {*self.partitions, *(p for p, _ in self.unparsed), *self.elsewhere}
+        return {*self.partitions, *(r.partition for r in self.rejected), *self.elsewhere}
 
     def read(self) -> dict[tuple[int, Side], float]:
         """Per (partition, topic), the largest record timestamp of the batch in seconds,
@@ -95,11 +106,53 @@ class DecodedBatch:
                 out[(p, "predictions")] = target.predictions_seen
             if target.outcomes_seen is not None:
                 out[(p, "outcomes")] = target.outcomes_seen
-        for key, stamp in self.unparsed.items():
-            at = stamp / 1000
+        for r in self.rejected:
+            key, at = (r.partition, r.side), r.timestamp_ms / 1000
             if key not in out or at > out[key]:
                 out[key] = at
         return {key: at for key, at in out.items() if at > -0.001}
+
+    def without(self, cuts: Mapping[tuple[int, Side], int]) -> DecodedBatch:
+        """The batch as if each (partition, topic) of `cuts` had ended before that batch
+        index: what decoding the records left would give (those are read again later,
+        `MonitorHandler.unread`), without decoding them again."""
+        partitions: dict[int, PartitionInput] = {}
+        for p, target in self.partitions.items():
+            predictions_cut = cuts.get((p, "predictions"))
+            outcomes_cut = cuts.get((p, "outcomes"))
+            if predictions_cut is None and outcomes_cut is None:
+                partitions[p] = target
+                continue
+            kept = PartitionInput()
+            for item, position in zip(target.items, target.positions, strict=True):
+                prediction = len(item) == 6
+                cut = predictions_cut if prediction else outcomes_cut
+                if cut is not None and position >= cut:
+                    continue
+                kept.items.append(item)
+                kept.positions.append(position)
+                if prediction:
+                    if kept.predictions_seen is None or item[1] > kept.predictions_seen:
+                        kept.predictions_seen = item[1]
+                elif kept.outcomes_seen is None or item[1] > kept.outcomes_seen:
+                    kept.outcomes_seen = item[1]
+            if kept.items:
+                partitions[p] = kept
+        rejected = [
+            r
+            for r in self.rejected
+            if (cut := cuts.get((r.partition, r.side))) is None or r.position < cut
+        ]
+        invalid: dict[str, int] = {}
+        for r in rejected:
+            invalid[r.topic] = invalid.get(r.topic, 0) + 1
+        models = {
+            (item[2], item[3])
+            for target in partitions.values()
+            for item in target.items
+            if len(item) == 6
+        }
+        return DecodedBatch(partitions, models, invalid, rejected, self.elsewhere)
 
 
 def decode_prediction(raw: bytes | None) -> Prediction | _Prediction | None:
@@ -132,7 +185,7 @@ def decode_batch(
     partitions: dict[int, PartitionInput] = {}
     models: set[tuple[str, int]] = set()
     invalid: dict[str, int] = {}
-    unparsed: dict[tuple[int, Side], int] = {}
+    rejected: list[Rejected] = []
     elsewhere: set[int] = set()
     prediction: Prediction | _Prediction | None
     outcome: Outcome | _Outcome | None
@@ -140,6 +193,7 @@ def decode_batch(
     # timestamps and the last model are kept in locals rather than looked up per record.
     last_partition, target = -1, PartitionInput()
     items: list[JoinInput] = target.items
+    positions: list[int] = target.positions
     predictions_seen: float | None = None
     outcomes_seen: float | None = None
     last_name: str | None = None
@@ -148,7 +202,7 @@ def decode_batch(
     decision: int
     churned: int
     decode_p, decode_o = _DECODE_PREDICTION, _DECODE_OUTCOME
-    for record in records:
+    for position, record in enumerate(records):
         topic = record.topic()
         if topic == predictions_topic:
             raw = record.value()
@@ -159,7 +213,7 @@ def decode_batch(
                 prediction = decode_prediction(raw)
                 if prediction is None:
                     invalid[topic] = invalid.get(topic, 0) + 1
-                    _note(unparsed, record, "predictions")
+                    rejected.append(_rejected(position, record, topic, "predictions"))
                     continue
                 probability, decision = float(prediction.probability), int(prediction.prediction)
             partition = record.partition() or 0
@@ -168,7 +222,7 @@ def decode_batch(
                 target = partitions.get(partition) or partitions.setdefault(
                     partition, PartitionInput()
                 )
-                items, last_partition = target.items, partition
+                items, positions, last_partition = target.items, target.positions, partition
                 predictions_seen, outcomes_seen = target.predictions_seen, target.outcomes_seen
             at = record.timestamp()[1] / 1000
             name, version = prediction.model_name, prediction.model_version
@@ -176,6 +230,7 @@ def decode_batch(
                 last_name, last_version = name, version
                 models.add((name, version))
             items.append((prediction.event_id, at, name, version, probability, decision))
+            positions.append(position)
             if predictions_seen is None or at > predictions_seen:
                 predictions_seen = at
         elif topic == outcomes_topic:
@@ -187,7 +242,7 @@ def decode_batch(
                 outcome = decode_outcome(raw)
                 if outcome is None:
                     invalid[topic] = invalid.get(topic, 0) + 1
-                    _note(unparsed, record, "outcomes")
+                    rejected.append(_rejected(position, record, topic, "outcomes"))
                     continue
                 churned = int(outcome.churned)
             partition = record.partition() or 0
@@ -196,19 +251,18 @@ def decode_batch(
                 target = partitions.get(partition) or partitions.setdefault(
                     partition, PartitionInput()
                 )
-                items, last_partition = target.items, partition
+                items, positions, last_partition = target.items, target.positions, partition
                 predictions_seen, outcomes_seen = target.predictions_seen, target.outcomes_seen
             at = record.timestamp()[1] / 1000
             items.append((outcome.event_id, at, churned))
+            positions.append(position)
             if outcomes_seen is None or at > outcomes_seen:
                 outcomes_seen = at
         else:
             elsewhere.add(record.partition() or 0)
     target.predictions_seen, target.outcomes_seen = predictions_seen, outcomes_seen
-    return DecodedBatch(partitions, models, invalid, unparsed, elsewhere)
+    return DecodedBatch(partitions, models, invalid, rejected, elsewhere)
 
 
-def _note(unparsed: dict[tuple[int, Side], int], record: Record, side: Side) -> None:
-    key, stamp = (record.partition() or 0, side), record.timestamp()[1]
-    if stamp > unparsed.get(key, stamp - 1):
-        unparsed[key] = stamp
+def _rejected(position: int, record: Record, topic: str, side: Side) -> Rejected:
+    return Rejected(position, topic, record.partition() or 0, side, record.timestamp()[1])

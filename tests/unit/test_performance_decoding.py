@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from core.packing import pack
-from core.performance.decoding import decode_batch
+from core.performance.decoding import DecodedBatch, Side, decode_batch
 from core.performance.join import JoinBuffer
 from core.schemas import Outcome, Prediction
 from tests.stubs import StubRecord
@@ -216,3 +216,42 @@ def test_a_checkpoint_of_the_json_format_is_still_read() -> None:
         == "paired"
     )
     assert buffer.add_outcome("e1", label=0, event_time=7.0).status == "duplicate"
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 120))
+def test_a_batch_cut_short_is_what_decoding_the_rest_gives(seed: int, n: int) -> None:
+    """`DecodedBatch.without`: the records of some topic-partitions dropped from some
+    index on, as the monitor leaves them unread, without decoding the rest again."""
+    rng = random.Random(seed)
+    values = {
+        "p": [json.dumps(PREDICTION | {"model_version": v}).encode() for v in (1, 2)],
+        "o": [json.dumps(OUTCOME).encode()],
+        "x": [b"{}"],
+    }
+    batch = []
+    for position in range(n):
+        topic = rng.choice("ppoox")
+        value = rng.choice(values[topic]) if rng.random() < 0.85 else b"{"
+        at = rng.choice([-1, *range(0, 10_000, 250)])
+        batch.append(StubRecord(topic, rng.randrange(3), position, value, timestamp_ms=at))
+    cuts: dict[tuple[int, Side], int] = {
+        (p, side): rng.randrange(n + 1)
+        for p in range(3)
+        for side in ("predictions", "outcomes")
+        if rng.random() < 0.4
+    }
+    side = {"p": "predictions", "o": "outcomes"}
+    rest = [
+        r
+        for k, r in enumerate(batch)
+        if r.topic_ not in side or k < cuts.get((r.partition_, side[r.topic_]), n + 1)
+    ]
+    cut, fresh = decode_batch(batch, "p", "o").without(cuts), decode_batch(rest, "p", "o")
+
+    def seen(d: DecodedBatch) -> dict[int, tuple[Any, ...]]:
+        return {p: (t.items, t.predictions_seen, t.outcomes_seen) for p, t in d.partitions.items()}
+
+    assert seen(cut) == seen(fresh)
+    assert (cut.models, cut.invalid) == (fresh.models, fresh.invalid)
+    assert (cut.read(), cut.delivered()) == (fresh.read(), fresh.delivered())
