@@ -81,11 +81,11 @@ def dlq_json(settings: Settings, *args: str) -> dict[str, Any]:
     return document
 
 
-def committed(settings: Settings, group: str) -> int:
+def committed(settings: Settings, group: str, timeout_s: float = 30) -> int:
     consumer = Consumer(consumer_config(settings, group))
     try:
         tps = [TopicPartition(settings.topics.dlq, p) for p in range(settings.kafka.partitions)]
-        return sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=30))
+        return sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=timeout_s))
     finally:
         consumer.close()
 
@@ -174,7 +174,9 @@ def test_a_replay_killed_midway_then_rerun_replays_every_dead_letter_exactly_onc
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    at_kill = committed(settings, group)
+    # A transaction the kill left open holds a read_committed offset fetch until the broker
+    # aborts it (`dlq.transaction_timeout_ms`, 30 s, plus its abort check): wait past that.
+    at_kill = committed(settings, group, timeout_s=120)
     assert 300 <= at_kill < padded + 20, f"killed at {at_kill}: {log.read_text()[-3000:]}"
 
     rerun = dlq_json(settings, "replay")
