@@ -168,6 +168,22 @@ def _metric(port: int, name: str) -> float:
     return 0.0
 
 
+def bench_settings(bootstrap: str, tmp: Path, batch_size: int | None, run: str) -> Settings:
+    """Topic names fresh for `run`, 60 s windows, 30 s label delay; also `monitor_threads.py`'s."""
+    return Settings(
+        kafka={"bootstrap_servers": bootstrap},
+        topics={
+            name: f"bench-{name}-{run}"
+            for name in ("predictions", "outcomes", "performance", "monitor_state")
+        }
+        | {"performance_alerts": f"bench-palerts-{run}"},
+        monitor={"window_seconds": 60, "label_delay_s": 30}
+        | ({"batch_size": batch_size} if batch_size else {}),
+        registry={"path": tmp / "registry"},
+        state_dir=tmp,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--predictions", type=int, default=500_000)
@@ -186,18 +202,7 @@ def main() -> int:
             bootstrap = broker.start().bootstrap
         try:
             run = uuid.uuid4().hex[:6]
-            settings = Settings(
-                kafka={"bootstrap_servers": bootstrap},
-                topics={
-                    name: f"bench-{name}-{run}"
-                    for name in ("predictions", "outcomes", "performance", "monitor_state")
-                }
-                | {"performance_alerts": f"bench-palerts-{run}"},
-                monitor={"window_seconds": 60, "label_delay_s": 30}
-                | ({"batch_size": args.batch_size} if args.batch_size else {}),
-                registry={"path": Path(tmp) / "registry"},
-                state_dir=Path(tmp),
-            )
+            settings = bench_settings(bootstrap, Path(tmp), args.batch_size, run)
             ensure_topics(settings)
             print(f"loading {args.predictions:,} predictions and their outcomes ...", flush=True)
             records = load(settings, args.predictions)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import consumers.performance as monitor_module
-from bench.monitor_bench import _metric, load, plain_consume
+from bench.monitor_bench import _metric, bench_settings, load, plain_consume
 from consumers.performance import MonitorHandler, run_monitor
 from core.kafka.admin import ensure_topics
 from core.kafka.commit import TransactionalCommit
@@ -264,18 +264,7 @@ def main() -> int:
             bootstrap = broker.start().bootstrap
         try:
             run = uuid.uuid4().hex[:6]
-            settings = Settings(
-                kafka={"bootstrap_servers": bootstrap},
-                topics={
-                    name: f"bench-{name}-{run}"
-                    for name in ("predictions", "outcomes", "performance", "monitor_state")
-                }
-                | {"performance_alerts": f"bench-palerts-{run}"},
-                monitor={"window_seconds": 60, "label_delay_s": 30}
-                | ({"batch_size": args.batch_size} if args.batch_size else {}),
-                registry={"path": Path(tmp) / "registry"},
-                state_dir=Path(tmp),
-            )
+            settings = bench_settings(bootstrap, Path(tmp), args.batch_size, run)
             ensure_topics(settings)
             records = load(settings, args.predictions)
             for rep in range(args.reps):
