@@ -4,7 +4,7 @@ The drift watcher only needs the valid events' features and times, as columns, f
 hundreds of thousands of events a second; pydantic's per-event validation alone costs
 more than consuming them. msgspec decodes and checks the same contract about three
 times faster. It is a fast path, not a second source of truth: whatever it rejects is
-validated again by `core.validation.parse_event` (whose own rules decide), so an
+validated again by the contract's validator (`core.validation.validate_with_contract`), so an
 event counts exactly when the scorer would score it; a property test holds msgspec to
 never accepting what pydantic rejects.
 """
@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from core.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from core.records import Record
-from core.validation import InvalidEvent, fast_path_safe, parse_event
+from core.validation import InvalidEvent, fast_path_safe, validate_with_contract
 
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
@@ -79,7 +79,7 @@ def decode_columns(records: Sequence[Record], max_bytes: int) -> EventColumns:
             InvalidEvent,
         ):
             try:
-                fields = parse_event(raw, max_bytes)
+                fields = validate_with_contract(raw, max_bytes)
             except InvalidEvent:
                 invalid += 1
                 continue
