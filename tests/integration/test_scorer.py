@@ -4,6 +4,7 @@ and resume, hot swap."""
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -184,6 +185,38 @@ def test_a_promotion_mid_stream_swaps_models_with_no_gap_and_no_duplicate(
     versions = {p.event_id: p.model_version for p in predictions}
     assert {versions[e["event_id"]] for e in first} == {v1}
     assert {versions[e["event_id"]] for e in second} == {v2}
+
+
+def test_a_backlog_overlaps_its_commits_and_a_trickle_commits_each_batch_at_once(
+    settings: Settings, register_model: Callable[..., int]
+) -> None:
+    import time
+
+    from core.kafka.processor import BatchTiming
+
+    settings.scorer.batch_size = 200
+    register_model()
+    backlog, trickle = events(4000), events(200, start=4000)
+    produce_json(settings, settings.topics.events, backlog)
+    timings: list[BatchTiming] = []
+
+    def scorer(s: Settings, stop: threading.Event) -> None:
+        run_scorer(s, stop, on_batch=timings.append)
+
+    with running(scorer, settings):
+        read_committed(settings, settings.topics.predictions, expected=4000, idle_s=0)
+        for i in range(0, len(trickle), 10):
+            produce_json(settings, settings.topics.events, trickle[i : i + 10])
+            time.sleep(0.05)
+        records = read_committed(settings, settings.topics.predictions, expected=4200)
+    ids = [Prediction.model_validate_json(r.value()).event_id for r in records]
+    assert len(ids) == len(set(ids)) == 4200
+    assert set(ids) == {e["event_id"] for e in backlog + trickle}
+    committed = [t for t in timings if t.committed]
+    assert sum(t.records for t in committed) == 4200
+    assert all(t.records == 200 for t in committed if t.overlapped)
+    assert any(t.overlapped for t in committed)
+    assert any(not t.overlapped and t.records < 200 for t in committed)
 
 
 def test_at_least_once_mode_scores_every_event_without_transactions(
