@@ -29,7 +29,7 @@ from core.errors import ConfigError
 from core.performance.config import PerformanceConfig
 from core.registry.config import RegistryConfig
 from core.retraining.config import RetrainConfig
-from core.settings_defaults import SCORER_BATCH_SIZE, SCORER_DELIVERY
+from core.settings_defaults import SCORER_BATCH_SIZE, SCORER_DELIVERY, Delivery
 
 _NOT_SETTINGS = frozenset({"STREAMSCORE_CONFIG", "STREAMSCORE_KAFKA_LIBS"})
 """Environment variables with the prefix that are read elsewhere, not settings."""
@@ -166,7 +166,7 @@ class ScorerConfig(ConsumerConfig):
     batch_timeout_ms: int = Field(default=50, ge=1)
     """Longest wait to fill a batch; bounds latency under light load."""
 
-    delivery: Literal["exactly-once", "at-least-once"] = SCORER_DELIVERY
+    delivery: Delivery = SCORER_DELIVERY
     """exactly-once uses Kafka transactions; at-least-once commits after delivery."""
 
     transactional_id_prefix: str = "streamscore-scorer"

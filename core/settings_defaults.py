@@ -1,4 +1,4 @@
-"""The settings defaults that `--help` texts quote, as plain values.
+"""The settings defaults and choices that `--help` texts quote, as plain values.
 
 The settings sections take these defaults from here, so a help text and the setting
 cannot disagree, and a parser can quote them without importing pydantic and building the
@@ -8,11 +8,15 @@ other default stays with its field.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
 SCORER_BATCH_SIZE: Final = 5000
 """`scorer.batch_size` (`score --batch-size`)."""
-SCORER_DELIVERY: Final = "exactly-once"
+Delivery = Literal["exactly-once", "at-least-once"]
+"""What a consumer's commit guarantees: Kafka transactions, or a commit after delivery."""
+DELIVERIES: Final[tuple[Delivery, ...]] = get_args(Delivery)
+"""The `Delivery` values as a tuple (`score --delivery` choices), in the Literal's order."""
+SCORER_DELIVERY: Final[Delivery] = "exactly-once"
 """`scorer.delivery` (`score --delivery`)."""
 
 MONITOR_METRIC: Final = "roc_auc"
