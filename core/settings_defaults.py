@@ -19,6 +19,13 @@ DELIVERIES: Final[tuple[Delivery, ...]] = get_args(Delivery)
 SCORER_DELIVERY: Final[Delivery] = "exactly-once"
 """`scorer.delivery` (`score --delivery`)."""
 
+API_HOST: Final = "127.0.0.1"
+"""`api.host` (`serve --host`)."""
+API_PORT: Final = 8000
+"""`api.port` (`serve --port`)."""
+API_WORKERS: Final = 1
+"""`api.workers` (`serve --workers`)."""
+
 MONITOR_METRIC: Final = "roc_auc"
 """`monitor.metric` (`monitor --metric`); core/performance/config.py says why."""
 MONITOR_FLOOR: Final = 0.70
