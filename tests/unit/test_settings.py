@@ -11,6 +11,7 @@ from core.errors import ConfigError
 from core.kafka import processor
 from core.settings import KafkaConfig, ScorerConfig, load_settings
 from core.settings_defaults import DELIVERIES, SCORER_DELIVERY
+from tests.unit.test_cli_startup import HEAVY, python
 
 
 def test_env_vars_set_nested_sections(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,3 +97,15 @@ def test_the_delivery_choices_are_one_list_for_the_setting_the_flag_and_the_proc
     assert SCORER_DELIVERY in DELIVERIES
     assert get_args(ScorerConfig.model_fields["delivery"].annotation) == DELIVERIES
     assert get_args(processor.Delivery) == DELIVERIES
+
+
+def test_loading_the_settings_loads_neither_joblib_nor_numpy() -> None:
+    """Every command loads the settings first, even one that never touches a model;
+    a fresh interpreter, since this one has imported everything already."""
+    heavy = {"joblib", *HEAVY}
+    run = python(
+        "import sys, core.settings; core.settings.Settings(); "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
