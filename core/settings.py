@@ -29,7 +29,14 @@ from core.errors import ConfigError
 from core.performance.config import PerformanceConfig
 from core.registry.config import RegistryConfig
 from core.retraining.config import RetrainConfig
-from core.settings_defaults import SCORER_BATCH_SIZE, SCORER_DELIVERY
+from core.settings_defaults import (
+    API_HOST,
+    API_PORT,
+    API_WORKERS,
+    SCORER_BATCH_SIZE,
+    SCORER_DELIVERY,
+    Delivery,
+)
 
 _NOT_SETTINGS = frozenset({"STREAMSCORE_CONFIG", "STREAMSCORE_KAFKA_LIBS"})
 """Environment variables with the prefix that are read elsewhere, not settings."""
@@ -166,7 +173,7 @@ class ScorerConfig(ConsumerConfig):
     batch_timeout_ms: int = Field(default=50, ge=1)
     """Longest wait to fill a batch; bounds latency under light load."""
 
-    delivery: Literal["exactly-once", "at-least-once"] = SCORER_DELIVERY
+    delivery: Delivery = SCORER_DELIVERY
     """exactly-once uses Kafka transactions; at-least-once commits after delivery."""
 
     transactional_id_prefix: str = "streamscore-scorer"
@@ -192,13 +199,13 @@ class ApiConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = "127.0.0.1"
+    host: str = API_HOST
     """Interface to listen on; `0.0.0.0` in a container, where probes come from outside."""
 
-    port: int = Field(default=8000, ge=0, le=65535)
+    port: int = Field(default=API_PORT, ge=0, le=65535)
     """Port of the API, its `/health`, `/metrics` and `/docs`; 0 picks a free one."""
 
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=API_WORKERS, ge=1)
     """uvicorn worker processes. Each loads the model and batches its own requests, and
     `/metrics` reports the worker that answered."""
 

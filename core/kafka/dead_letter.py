@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import structlog
 
+from core.dead_letters.reasons import PROCESSING_ERROR
 from core.records import OutRecord, Record
 from core.schemas import CONTRACT_HEADER, CONTRACT_VERSION, DeadLetterHeaders
 
@@ -49,6 +50,6 @@ class DeadLetterPolicy:
             records=len(batch),
         )
         return [
-            dead_letter(r, self._topic, "processing_error", f"{type(exc).__name__}: {exc}")
+            dead_letter(r, self._topic, PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
             for r in batch
         ]

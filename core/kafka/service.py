@@ -30,11 +30,11 @@ from core.kafka.processor import (
     BatchHandler,
     BatchProcessor,
     BatchTiming,
-    Delivery,
     ErrorPolicy,
     ProcessorOptions,
 )
 from core.settings import Settings
+from core.settings_defaults import Delivery
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from core.consumer_config import ConsumerConfig
+from core.model_kinds import DEFAULT_KIND, ModelKind
 
 GateMetric = Literal["roc_auc", "accuracy", "f1", "log_loss", "brier"]
 Severity = Literal["low", "medium", "high"]
@@ -83,7 +84,7 @@ class RetrainConfig(ConsumerConfig):
     holdout_share: float = Field(default=0.2, gt=0, lt=1)
     """Newest share of the labelled rows, by event time, held out for the gate."""
 
-    model_kind: Literal["logistic", "forest", "hgb"] = "logistic"
+    model_kind: ModelKind = DEFAULT_KIND
     """Estimator of the challenger (see `core.training`)."""
 
     seed: int = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.settings_defaults import SCORER_BATCH_SIZE, SCORER_DELIVERY
+from core.settings_defaults import DELIVERIES, SCORER_BATCH_SIZE, SCORER_DELIVERY
 from streamscore.cli.runtime import overridden, settings_for
 
 
@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument(
         "--delivery",
-        choices=["exactly-once", "at-least-once"],
+        choices=DELIVERIES,
         help=f"delivery guarantee (default {SCORER_DELIVERY})",
     )
     parser.add_argument("--port", type=int, help="/health and /metrics port (0: any free one)")

@@ -8,6 +8,7 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
+from core.settings_defaults import API_HOST, API_PORT, API_WORKERS
 from streamscore.cli.runtime import overridden, settings_for
 
 if TYPE_CHECKING:
@@ -28,9 +29,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "exits 0."
         ),
     )
-    parser.add_argument("--host", help="interface to listen on (default api.host, 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default api.port, 8000)")
-    parser.add_argument("--workers", type=int, help="worker processes (default api.workers, 1)")
+    parser.add_argument("--host", help=f"interface to listen on (default api.host, {API_HOST})")
+    parser.add_argument("--port", type=int, help=f"port (default api.port, {API_PORT})")
+    parser.add_argument(
+        "--workers", type=int, help=f"worker processes (default api.workers, {API_WORKERS})"
+    )
     parser.set_defaults(func=_run)
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from core.errors import ConfigError
-from core.settings import KafkaConfig, load_settings
+from core.kafka import processor
+from core.settings import KafkaConfig, ScorerConfig, load_settings
+from core.settings_defaults import DELIVERIES, SCORER_DELIVERY
+from tests.unit.test_cli_startup import HEAVY, python
 
 
 def test_env_vars_set_nested_sections(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,3 +90,22 @@ def test_a_bad_command_line_option_is_one_line_naming_the_flag(
     assert "--batch-size" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_delivery_choices_are_one_list_for_the_setting_the_flag_and_the_processor() -> None:
+    assert DELIVERIES == ("exactly-once", "at-least-once")
+    assert SCORER_DELIVERY in DELIVERIES
+    assert get_args(ScorerConfig.model_fields["delivery"].annotation) == DELIVERIES
+    assert get_args(processor.Delivery) == DELIVERIES
+
+
+def test_loading_the_settings_loads_neither_joblib_nor_numpy() -> None:
+    """Every command loads the settings first, even one that never touches a model;
+    a fresh interpreter, since this one has imported everything already."""
+    heavy = {"joblib", *HEAVY}
+    run = python(
+        "import sys, core.settings; core.settings.Settings(); "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
