@@ -44,7 +44,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -63,8 +63,8 @@ from core.kafka.processor_metrics import ProcessorMetrics
 from core.kafka.producer import CheckedProducer
 from core.records import OutRecord, Record, coordinates
 from core.settings import Settings
+from core.settings_defaults import Delivery
 
-Delivery = Literal["exactly-once", "at-least-once"]
 _PRODUCER_TUNING: dict[str, Any] = {
     "queue.buffering.max.messages": 500000,
     # Back-to-back transactions: the coordinator answers CONCURRENT_TRANSACTIONS while it
