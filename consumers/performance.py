@@ -338,7 +338,8 @@ class MonitorHandler(BatchHandler):
                         self.monitor.leave_unread(key[1], side[key[0]], stamp / 1000)
                         continue
             kept.append(record)
-        self._decoded = (kept, decoded.without(cuts))
+        if cuts:
+            self._decoded = (kept, decoded.without(cuts))
         return out
 
     def status(self) -> dict[str, Any]:
