@@ -148,14 +148,16 @@ class ScaleBench:
         result = train_and_evaluate(frame, "logistic", SEED)
         for k in counts:
             result.register(registry, f"{MODEL}-k{k}", {"threshold": 0.5}, trigger="bench")
+        result.register(registry, f"{MODEL}-k1-warm", {"threshold": 0.5}, trigger="bench")
         messages = generate(self.args.events, seed=SEED, invalid_rate=self.args.invalid_rate)
         self.valid = sum(1 for m in messages if m.invalid is None)
         preload(self.settings("input"), self.input_topic, messages, sys.stderr.isatty())
         log(f"pre-loaded {len(messages):,} events on {self.args.partitions} partitions")
 
-    def drain(self, k: int) -> Row:
-        name = f"{MODEL}-k{k}"
-        s = self.settings(f"k{k}", name)
+    def drain(self, k: int, tag: str = "") -> Row:
+        """`tag`: a run of its own (model name, group, topics) on the same input."""
+        name = f"{MODEL}-k{k}{tag}"
+        s = self.settings(f"k{k}{tag}", name)
         group = s.scorer.group_id
         reader = OutputReader(s, s.topics.predictions, self.args.partitions)
         with ExitStack() as stack:
@@ -164,9 +166,10 @@ class ScaleBench:
                 one = s.model_copy(
                     update={"scorer": s.scorer.model_copy(update={"instance_id": str(i)})}
                 )
-                path = write_settings(one, self.workdir / f"k{k}-{i}.json")
+                path = write_settings(one, self.workdir / f"k{k}{tag}-{i}.json")
                 cmd = [sys.executable, str(BENCH_DIR / "scorer_process.py"), str(path)]
-                procs.append(stack.enter_context(Pipeline(cmd, self.workdir / f"k{k}-{i}.log")))
+                log_path = self.workdir / f"k{k}{tag}-{i}.log"
+                procs.append(stack.enter_context(Pipeline(cmd, log_path)))
             wait_stable(s, group, procs, members=k)
             busy0, total0 = machine_ticks()
             registry = ModelRegistry(self.registry)
@@ -256,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.callback(broker.stop)
         bench = ScaleBench(args, bootstrap, workdir, broker_pid)
         bench.prepare(counts)
+        # A new broker's JVM compiles its hot paths in its first minutes of work: a drain
+        # not kept first, so that the single scorer is not measured on a cold broker.
+        log("warming the broker up (one scorer's drain, not kept)")
+        bench.drain(1, tag="-warm")
         rows = [bench.drain(k) for k in counts]
     facts = machine()
     print(
