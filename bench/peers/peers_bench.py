@@ -83,9 +83,10 @@ MODEL = "churn-logistic"
 QUIX_VENV = PEERS_DIR / ".venv"
 REQUIREMENTS = PEERS_DIR / "requirements.txt"
 RAMP_MS = 1000
-STEADY_MIN_ARRIVALS = 20
-"""A steady rate needs outputs spread over this many reads at least: a pipeline that
-makes them visible only every few seconds (Quix's 5 s checkpoint) has no steady span."""
+STEADY_LONGEST_GAP = 0.1
+"""A steady rate needs outputs that arrive spread out: no pause between two arrivals
+longer than this share of the span. A pipeline that makes them visible only every few
+seconds (Quix's 5 s checkpoint) has no steady span to measure."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,7 @@ class PeersBench:
             drain_s=round(drain, 2),
             cpu_s=cpu,
         )
-        if len(set(a.times)) >= STEADY_MIN_ARRIVALS:
+        if arrived_steadily(a.times):
             row.steady_events_per_s = round(a.span_rate() * n / len(a), 1)
             if first:
                 spanned = (len(a) - 1) * n / len(a)
@@ -370,6 +371,14 @@ class PeersBench:
                 if peer.form is not None:
                     self.latency(peer, row, self.args.quix_commit_interval)
         return self.rows
+
+
+def arrived_steadily(times: Sequence[float]) -> bool:
+    """Outputs arrived spread over their span (`STEADY_LONGEST_GAP`)."""
+    t = np.unique(np.asarray(times))
+    if len(t) < 3:
+        return False
+    return float(np.diff(t).max()) <= STEADY_LONGEST_GAP * float(t[-1] - t[0])
 
 
 def read_all(s: Settings, topic: str, partitions: int, expected: int | None) -> list[bytes]:
