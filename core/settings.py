@@ -185,10 +185,9 @@ class ScorerConfig(ConsumerConfig):
 
     transaction_timeout_ms: int = Field(default=10000, ge=1000)
     overlap_commit: bool = True
-    """Exactly-once: under a backlog (full batches), score the next batch while the last
-    one's transaction commits (its outputs wait for that commit, so order and
-    exactly-once hold); a batch that is not full commits at once, for latency. False:
-    one batch at a time."""
+    """Exactly-once: score the next batch while the last one's transaction commits (its
+    outputs wait for that commit, so order and exactly-once hold). False: one batch at
+    a time."""
 
     http_port: int = 8001
     """Port of `/health` and `/metrics`; 0 picks a free one."""

@@ -10,12 +10,9 @@ input records into output records; the processor owns everything Kafka. Per batc
   4. if that did not commit, seek back to the batch's first offsets, let the handler
      undo the batch (`batch_aborted`) and redo it.
 
-With `overlap_commit` (exactly-once, handlers without state), a full batch's last
-broker round trip (step 3) runs while the next batch is consumed and processed (steps
-1-2); that batch is produced once the commit is decided (`_Overlapped`). Only a full
-batch: it means a backlog, where the overlap buys throughput; a batch that is not full
-means the consumer is caught up, and overlapping its commit would only make the next
-events wait for two commits instead of one.
+With `overlap_commit` (exactly-once, handlers without state), step 3's last broker
+round trip runs while the next batch is consumed and processed (steps 1-2); that batch
+is produced once the commit is decided (`_Overlapped`).
 
 A handler that cannot answer a batch yet raises `Deferred`: the batch is rewound
 uncommitted and comes again once the handler is ready (the retrainer trains this way).
@@ -201,7 +198,7 @@ class ProcessorOptions:
     """librdkafka options for this consumer only (e.g. `session.timeout.ms`)."""
     overlap_commit: bool = False
     """Exactly-once only, and only for a handler without state: process the next batch
-    while the last full batch's transaction commits (`_Overlapped`)."""
+    while the last one's transaction commits (`_Overlapped`)."""
 
 
 @dataclass
@@ -382,8 +379,8 @@ class BatchProcessor:
         except Exception as exc:
             outputs = self._on_error(exc, records)
         handled = time.perf_counter()
-        earlier = self._overlapped
-        if self._overlap and len(records) >= self._batch_size:
+        if self._overlap:
+            earlier = self._overlapped
             if not self._settle():
                 self._rewind([*earlier.records, *records] if earlier else records)
                 return
@@ -397,9 +394,6 @@ class BatchProcessor:
                 started,
                 handled,
             )
-            return
-        if not self._settle():
-            self._rewind([*earlier.records, *records] if earlier else records)
             return
         committed = self._commit.commit(self._consumer, records, outputs)
         self._done(records, len(outputs), consume_s, started, handled, committed)
