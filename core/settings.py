@@ -184,10 +184,11 @@ class ScorerConfig(ConsumerConfig):
     blocks read_committed readers until `transaction_timeout_ms` aborts it."""
 
     transaction_timeout_ms: int = Field(default=10000, ge=1000)
-    overlap_commit: bool = True
+    overlap_commit: bool = False
     """Exactly-once: score the next batch while the last one's transaction commits (its
-    outputs wait for that commit, so order and exactly-once hold). False: one batch at
-    a time."""
+    outputs wait for that commit, so order and exactly-once hold). Off by default: on a
+    2-CPU machine shared with the broker it bought neither throughput nor latency
+    (docs/benchmarks.md); it may where the broker has CPUs of its own."""
 
     http_port: int = 8001
     """Port of `/health` and `/metrics`; 0 picks a free one."""

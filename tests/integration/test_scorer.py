@@ -195,6 +195,7 @@ def test_overlapped_commits_score_a_backlog_then_a_trickle_each_event_once(
     from core.kafka.processor import BatchTiming
 
     settings.scorer.batch_size = 200
+    settings.scorer.overlap_commit = True
     register_model()
     backlog, trickle = events(4000), events(200, start=4000)
     produce_json(settings, settings.topics.events, backlog)
