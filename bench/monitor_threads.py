@@ -33,8 +33,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from monitor_bench import _metric, bench_settings, load, plain_consume
+
 import consumers.performance as monitor_module
-from bench.monitor_bench import _metric, bench_settings, load, plain_consume
 from consumers.performance import MonitorHandler, run_monitor
 from core.kafka.admin import ensure_topics
 from core.kafka.commit import TransactionalCommit
