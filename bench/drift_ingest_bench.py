@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import threading
@@ -27,12 +26,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from broker import bench_broker
 from confluent_kafka import Consumer, Producer
 
 from consumers.drift import run_drift
 from core.kafka.admin import ensure_topics
 from core.kafka.config import consumer_config, producer_config
-from core.kafka.local_broker import LocalBroker, free_port
+from core.kafka.local_broker import free_port
 from core.logging import configure_logging
 from core.registry import ModelRegistry
 from core.settings import Settings
@@ -115,46 +115,38 @@ def main() -> int:
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     args = parser.parse_args()
     configure_logging("bench", "warning", "json")
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = None
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            broker = LocalBroker(Path(tmp) / "broker")
-            bootstrap = broker.start().bootstrap
-        try:
-            run = uuid.uuid4().hex[:6]
-            settings = Settings(
-                kafka={"bootstrap_servers": bootstrap},
-                topics={
-                    "events": f"bench-events-{run}",
-                    "drift_state": f"bench-state-{run}",
-                    "alerts": f"bench-alerts-{run}",
-                },
-                drift={
-                    "group_id": f"bench-drift-{run}",
-                    "window_kind": "count",
-                    "window_events": 10_000,
-                },
-                registry={"path": Path(tmp) / "registry"},
-                state_dir=Path(tmp),
-            )
-            ensure_topics(settings)
-            registry = ModelRegistry(settings.registry.path)
-            trained = train_and_evaluate(ChurnGenerator(seed=1).reference(5000), "logistic", 1)
-            v = trained.register(registry, "churn", {}, trigger="bench").version
-            registry.promote("churn", v, "production", "bench")
-            print(f"loading {args.events:,} events ...", flush=True)
-            load(settings, args.events)
-            plains, drifts = [], []
-            for rep in range(args.reps):
-                plains.append(plain_consume(settings, args.events))
-                settings.drift.group_id = f"bench-drift-{run}-{rep}"
-                drifts.append(drift_ingest(settings, args.events))
-                print(f"rep {rep + 1}: plain {plains[-1]:,.0f}/s, drift {drifts[-1]:,.0f}/s")
-            plain, drift = statistics.median(plains), statistics.median(drifts)
-        finally:
-            if broker is not None:
-                broker.stop()
+    with tempfile.TemporaryDirectory() as tmp, bench_broker(Path(tmp)) as broker:
+        bootstrap = broker.bootstrap
+        run = uuid.uuid4().hex[:6]
+        settings = Settings(
+            kafka={"bootstrap_servers": bootstrap},
+            topics={
+                "events": f"bench-events-{run}",
+                "drift_state": f"bench-state-{run}",
+                "alerts": f"bench-alerts-{run}",
+            },
+            drift={
+                "group_id": f"bench-drift-{run}",
+                "window_kind": "count",
+                "window_events": 10_000,
+            },
+            registry={"path": Path(tmp) / "registry"},
+            state_dir=Path(tmp),
+        )
+        ensure_topics(settings)
+        registry = ModelRegistry(settings.registry.path)
+        trained = train_and_evaluate(ChurnGenerator(seed=1).reference(5000), "logistic", 1)
+        v = trained.register(registry, "churn", {}, trigger="bench").version
+        registry.promote("churn", v, "production", "bench")
+        print(f"loading {args.events:,} events ...", flush=True)
+        load(settings, args.events)
+        plains, drifts = [], []
+        for rep in range(args.reps):
+            plains.append(plain_consume(settings, args.events))
+            settings.drift.group_id = f"bench-drift-{run}-{rep}"
+            drifts.append(drift_ingest(settings, args.events))
+            print(f"rep {rep + 1}: plain {plains[-1]:,.0f}/s, drift {drifts[-1]:,.0f}/s")
+        plain, drift = statistics.median(plains), statistics.median(drifts)
     rows = {
         "plain_consume_events_per_s": round(plain),
         "drift_ingest_events_per_s": round(drift),

@@ -30,12 +30,13 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from broker import bench_broker
 from confluent_kafka import Consumer, Producer
 
 from consumers.performance import run_monitor
 from core.kafka.admin import ensure_topics
 from core.kafka.config import consumer_config, producer_config
-from core.kafka.local_broker import LocalBroker, free_port
+from core.kafka.local_broker import free_port
 from core.logging import configure_logging
 from core.performance.join import LabelledPair
 from core.performance.windows import PerformanceWindows
@@ -194,40 +195,32 @@ def main() -> int:
     )
     args = parser.parse_args()
     configure_logging("bench", "warning", "json")
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = None
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            broker = LocalBroker(Path(tmp) / "broker")
-            bootstrap = broker.start().bootstrap
-        try:
-            run = uuid.uuid4().hex[:6]
-            settings = bench_settings(bootstrap, Path(tmp), args.batch_size, run)
-            ensure_topics(settings)
-            print(f"loading {args.predictions:,} predictions and their outcomes ...", flush=True)
-            records = load(settings, args.predictions)
-            plains, monitors, checkpoints, plain_cpus, monitor_cpus = [], [], [], [], []
-            for rep in range(args.reps):
-                rate, plain_cpu = plain_consume(settings, records)
-                plains.append(rate)
-                plain_cpus.append(plain_cpu)
-                settings.monitor.group_id = f"bench-monitor-{run}-{rep}"
-                rate, _, checkpoint, monitor_cpu = monitor_ingest(settings, records)
-                monitors.append(rate)
-                monitor_cpus.append(monitor_cpu)
-                checkpoints.append(checkpoint)
-                print(
-                    f"rep {rep + 1}: plain {plains[-1]:,.0f}/s ({plain_cpu:.2f} CPU us/record), "
-                    f"monitor {monitors[-1]:,.0f}/s ({monitor_cpu:.2f} CPU us/record), "
-                    f"load average {os.getloadavg()[0]:.2f}",
-                    flush=True,
-                )
-            plain, monitor = statistics.median(plains), statistics.median(monitors)
-            plain_cpu = statistics.median(plain_cpus)
-            monitor_cpu = statistics.median(monitor_cpus)
-        finally:
-            if broker is not None:
-                broker.stop()
+    with tempfile.TemporaryDirectory() as tmp, bench_broker(Path(tmp)) as broker:
+        bootstrap = broker.bootstrap
+        run = uuid.uuid4().hex[:6]
+        settings = bench_settings(bootstrap, Path(tmp), args.batch_size, run)
+        ensure_topics(settings)
+        print(f"loading {args.predictions:,} predictions and their outcomes ...", flush=True)
+        records = load(settings, args.predictions)
+        plains, monitors, checkpoints, plain_cpus, monitor_cpus = [], [], [], [], []
+        for rep in range(args.reps):
+            rate, plain_cpu = plain_consume(settings, records)
+            plains.append(rate)
+            plain_cpus.append(plain_cpu)
+            settings.monitor.group_id = f"bench-monitor-{run}-{rep}"
+            rate, _, checkpoint, monitor_cpu = monitor_ingest(settings, records)
+            monitors.append(rate)
+            monitor_cpus.append(monitor_cpu)
+            checkpoints.append(checkpoint)
+            print(
+                f"rep {rep + 1}: plain {plains[-1]:,.0f}/s ({plain_cpu:.2f} CPU us/record), "
+                f"monitor {monitors[-1]:,.0f}/s ({monitor_cpu:.2f} CPU us/record), "
+                f"load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+        plain, monitor = statistics.median(plains), statistics.median(monitors)
+        plain_cpu = statistics.median(plain_cpus)
+        monitor_cpu = statistics.median(monitor_cpus)
     window_bytes, empty_bytes = window_state_bytes()
     rows = {
         "records": records,

@@ -33,13 +33,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from broker import bench_broker
 from monitor_bench import _metric, bench_settings, load, plain_consume
 
 import consumers.performance as monitor_module
 from consumers.performance import MonitorHandler, run_monitor
 from core.kafka.admin import ensure_topics
 from core.kafka.commit import TransactionalCommit
-from core.kafka.local_broker import LocalBroker, free_port
+from core.kafka.local_broker import free_port
 from core.kafka.processor import BatchProcessor
 from core.logging import configure_logging
 from core.performance.join import JoinBuffer
@@ -257,27 +258,19 @@ def main() -> int:
     if args.phases or args.trace:
         time_phases()
     configure_logging("bench", "warning", "json")
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = None
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            broker = LocalBroker(Path(tmp) / "broker")
-            bootstrap = broker.start().bootstrap
-        try:
-            run = uuid.uuid4().hex[:6]
-            settings = bench_settings(bootstrap, Path(tmp), args.batch_size, run)
-            ensure_topics(settings)
-            records = load(settings, args.predictions)
-            for rep in range(args.reps):
-                if args.plain:
-                    rate, cpu = plain_consume(settings, records)
-                    print(f"rep {rep + 1} plain: {rate:,.0f}/s, {cpu:.2f} CPU us/record")
-                settings.monitor.group_id = f"bench-monitor-{run}-{rep}"
-                print(f"rep {rep + 1} monitor (load {os.getloadavg()[0]:.2f}):")
-                ingest(settings, records, args.profile if rep == args.reps - 1 else None)
-        finally:
-            if broker is not None:
-                broker.stop()
+    with tempfile.TemporaryDirectory() as tmp, bench_broker(Path(tmp)) as broker:
+        bootstrap = broker.bootstrap
+        run = uuid.uuid4().hex[:6]
+        settings = bench_settings(bootstrap, Path(tmp), args.batch_size, run)
+        ensure_topics(settings)
+        records = load(settings, args.predictions)
+        for rep in range(args.reps):
+            if args.plain:
+                rate, cpu = plain_consume(settings, records)
+                print(f"rep {rep + 1} plain: {rate:,.0f}/s, {cpu:.2f} CPU us/record")
+            settings.monitor.group_id = f"bench-monitor-{run}-{rep}"
+            print(f"rep {rep + 1} monitor (load {os.getloadavg()[0]:.2f}):")
+            ingest(settings, records, args.profile if rep == args.reps - 1 else None)
     return 0
 
 

@@ -31,18 +31,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from broker import bench_broker
 from confluent_kafka import Consumer, Producer
 
 from core.features import FEATURES, TARGET
 from core.kafka.admin import ensure_topics
 from core.kafka.config import consumer_config, producer_config
-from core.kafka.local_broker import LocalBroker
 from core.kafka.readback import read_back
 from core.retraining.config import RetrainConfig
 from core.retraining.dataset import build_dataset
@@ -233,46 +232,39 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--steps", action="store_true", help="time the offline steps only")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="retrain-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="retrain-bench-") as tmp,
+        bench_broker(Path(tmp)) as broker,
+    ):
         workdir = Path(tmp)
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        broker = None
-        if not bootstrap:
-            broker = LocalBroker(workdir / "broker")
-            bootstrap = broker.start().bootstrap
-        try:
-            run = str(int(time.time()))
-            topics = TopicsConfig(
-                **{k: f"bench-{v}-{run}" for k, v in TopicsConfig().model_dump().items()}
-            )
-            settings = Settings(
-                kafka={"bootstrap_servers": bootstrap, "partitions": args.partitions},
-                topics=topics,
-                state_dir=workdir / "state",
-                registry={"path": workdir / "registry"},
-                scorer={"transactional_id_prefix": f"bench-scorer-{run}"},
-            )
-            ensure_topics(settings)
-            t = time.perf_counter()
-            preload(settings, args.events)
-            print(
-                f"preloaded {args.events:,} events and outcomes in {time.perf_counter() - t:.1f} s"
-            )
-            if args.steps:
-                for name, value in measure(settings, args.events).items():
-                    print(f"{name:<22} {value:7.2f} s")
-            else:
-                import statistics
+        bootstrap = broker.bootstrap
+        run = str(int(time.time()))
+        topics = TopicsConfig(
+            **{k: f"bench-{v}-{run}" for k, v in TopicsConfig().model_dump().items()}
+        )
+        settings = Settings(
+            kafka={"bootstrap_servers": bootstrap, "partitions": args.partitions},
+            topics=topics,
+            state_dir=workdir / "state",
+            registry={"path": workdir / "registry"},
+            scorer={"transactional_id_prefix": f"bench-scorer-{run}"},
+        )
+        ensure_topics(settings)
+        t = time.perf_counter()
+        preload(settings, args.events)
+        print(f"preloaded {args.events:,} events and outcomes in {time.perf_counter() - t:.1f} s")
+        if args.steps:
+            for name, value in measure(settings, args.events).items():
+                print(f"{name:<22} {value:7.2f} s")
+        else:
+            import statistics
 
-                rows = loop(settings, args.runs)
-                print(f"\n| step | median of {len(rows)} (s) | runs (s) |\n|---|---:|---|")
-                for name in rows[0]:
-                    values = [r[name] for r in rows]
-                    runs = ", ".join(f"{v:.2f}" for v in values)
-                    print(f"| {name} | {statistics.median(values):.2f} | {runs} |")
-        finally:
-            if broker is not None:
-                broker.stop()
+            rows = loop(settings, args.runs)
+            print(f"\n| step | median of {len(rows)} (s) | runs (s) |\n|---|---:|---|")
+            for name in rows[0]:
+                values = [r[name] for r in rows]
+                runs = ", ".join(f"{v:.2f}" for v in values)
+                print(f"| {name} | {statistics.median(values):.2f} | {runs} |")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from arrivals import OutputReader
 from bench_settings import run_settings, write_settings
+from broker import bench_broker
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from groups import cpu_seconds, wait_stable
 from scoring_bench import BENCH_DIR, Pipeline, log, machine
@@ -42,7 +43,6 @@ from traffic import generate, preload
 
 from core.kafka.admin import ensure_topics
 from core.kafka.config import consumer_config
-from core.kafka.local_broker import LocalBroker
 from core.kafka.model_events import announcer
 from core.logging import configure_logging
 from core.promotion import promote
@@ -249,15 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("bench", level="warning", fmt="json", stream=sys.stderr)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scale-bench-")))
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        broker_pid = None
-        if not bootstrap:
-            broker = LocalBroker(workdir / "broker")
-            log("starting a local Kafka broker")
-            state = broker.start()
-            bootstrap, broker_pid = state.bootstrap, state.pid
-            stack.callback(broker.stop)
-        bench = ScaleBench(args, bootstrap, workdir, broker_pid)
+        broker = stack.enter_context(bench_broker(workdir, log))
+        bench = ScaleBench(args, broker.bootstrap, workdir, broker.pid)
         bench.prepare(counts)
         # A new broker's JVM compiles its hot paths in its first minutes of work: a drain
         # not kept first, so that the single scorer is not measured on a cold broker.

@@ -50,10 +50,10 @@ import confluent_kafka
 import numpy as np
 from arrivals import OutputReader, latencies_ms
 from bench_settings import Override, apply_overrides, parse_overrides, run_settings, write_settings
+from broker import bench_broker
 from traffic import PacedStream, generate, preload
 
 from core.kafka.admin import ensure_topics
-from core.kafka.local_broker import LocalBroker
 from core.logging import configure_logging
 from core.registry import ModelRegistry
 from core.settings import Settings
@@ -652,17 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scoring-bench-")))
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        broker_pid = (
-            int(os.environ["BENCH_BROKER_PID"]) if os.environ.get("BENCH_BROKER_PID") else None
-        )
-        if not bootstrap:
-            broker = LocalBroker(workdir / "broker")
-            log("starting a local Kafka broker")
-            state = broker.start()
-            bootstrap, broker_pid = state.bootstrap, state.pid
-            stack.callback(_stop_broker, broker)
-        rows = Bench(opts, bootstrap, workdir, broker_pid).run()
+        broker = stack.enter_context(bench_broker(workdir, log))
+        rows = Bench(opts, broker.bootstrap, workdir, broker.pid).run()
     elapsed = time.perf_counter() - started
     facts = machine()
     met = targets(rows)
@@ -694,11 +685,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             + "\n"
         )
     return 0
-
-
-def _stop_broker(broker: LocalBroker) -> None:
-    log("stopping the local Kafka broker")
-    broker.stop()
 
 
 if __name__ == "__main__":

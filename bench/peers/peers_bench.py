@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -59,6 +58,7 @@ sys.path[:0] = [str(BENCH_DIR), str(REPO_ROOT)]
 import numpy as np  # noqa: E402
 from arrivals import OutputReader, latencies_ms  # noqa: E402
 from bench_settings import run_settings, write_settings  # noqa: E402
+from broker import bench_broker  # noqa: E402
 from confluent_kafka import (  # noqa: E402
     OFFSET_BEGINNING,
     Consumer,
@@ -70,7 +70,6 @@ from traffic import PacedStream, generate, preload  # noqa: E402
 
 from core.kafka.admin import ensure_topics  # noqa: E402
 from core.kafka.config import consumer_config  # noqa: E402
-from core.kafka.local_broker import LocalBroker  # noqa: E402
 from core.logging import configure_logging  # noqa: E402
 from core.registry import ModelRegistry  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -510,13 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="peers-bench-")))
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        if not bootstrap:
-            broker = LocalBroker(workdir / "broker")
-            log("starting a local Kafka broker")
-            bootstrap = broker.start().bootstrap
-            stack.callback(broker.stop)
-        rows = PeersBench(args, bootstrap, workdir).run()
+        broker = stack.enter_context(bench_broker(workdir, log))
+        rows = PeersBench(args, broker.bootstrap, workdir).run()
     facts = machine()
     print(
         f"\nstreamscore vs Quix Streams: {facts['nproc']} CPUs ({facts['cpu']}), "
